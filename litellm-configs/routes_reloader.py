@@ -1,0 +1,85 @@
+"""Keeps a RouteDecider in step with its routes file while the proxy runs.
+
+A mounted ConfigMap is updated in place (kubelet swaps a symlink), so the file is
+re-read when its identity (inode, size, mtime) changes. The new decider is built in a
+worker thread while the old one keeps answering; a broken edit is logged once and the
+last good routes keep serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from pathlib import Path
+
+from route_config import RoutesConfig, load_routes
+from route_decider import RouteDecider
+
+log = logging.getLogger("dynamic_model_router")
+
+Stamp = tuple[int, int, int] | None
+
+
+def _stamp(path: Path) -> Stamp:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class LiveRoutes:
+    """The current decider for a routes file; `await refresh()` picks up edits."""
+
+    def __init__(self, path: str | Path, check_interval_s: float = 1.0):
+        self.path = Path(path)
+        self.check_interval_s = check_interval_s
+        self._stamp = _stamp(self.path)
+        # The first load fails loudly: a proxy must not start with routes it cannot read.
+        self.decider = RouteDecider(load_routes(self.path))
+        self._checked_at = time.monotonic()
+        self._reload_task: asyncio.Task[None] | None = None
+
+    @property
+    def config(self) -> RoutesConfig:
+        return self.decider.config
+
+    def refresh(self) -> None:
+        """Start a reload in the background if the file changed; never blocks the caller."""
+        now = time.monotonic()
+        if now - self._checked_at < self.check_interval_s:
+            return
+        self._checked_at = now
+        if self._reload_task is not None and not self._reload_task.done():
+            return
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return
+        self._reload_task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.reload, stamp))
+
+    def reload(self, stamp: Stamp = None) -> bool:
+        """Rebuild the decider from the file now; on failure keep the current one."""
+        self._stamp = stamp if stamp is not None else _stamp(self.path)
+        started = time.perf_counter()
+        try:
+            config = load_routes(self.path)
+            same_encoder = config.encoder == self.decider.config.encoder
+            decider = RouteDecider(config, self.decider.encoder if same_encoder else None)
+        except Exception as e:  # any failure must leave the last good routes serving
+            log.error(
+                "routes reload failed, keeping the last good routes (%d routes): %s",
+                len(self.decider.config.routes),
+                e,
+            )
+            return False
+        self.decider = decider
+        log.info(
+            "routes reloaded from %s: %d routes, %d utterances in %.0f ms",
+            self.path,
+            len(config.routes),
+            sum(len(r.utterances) for r in config.routes),
+            (time.perf_counter() - started) * 1000,
+        )
+        return True

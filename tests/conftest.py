@@ -1,0 +1,120 @@
+"""Shared fixtures: the default routes and decider, and the real servers (started once per session)."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from route_config import DEFAULT_ROUTES_FILE, RoutesConfig, load_routes
+from route_decider import RouteDecider
+from servers import LITELLM_BIN, ROOT, VLLM_PYTHON, Server, base_env, free_port
+
+ADAPTERS = ("doctor", "dcot")
+BASE_MODEL = "phi2"
+
+
+@pytest.fixture(scope="session")
+def default_routes() -> RoutesConfig:
+    return load_routes()
+
+
+@pytest.fixture(scope="session")
+def decider(default_routes: RoutesConfig) -> RouteDecider:
+    return RouteDecider(default_routes)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Phi base model and real LoRA adapters, generated offline."""
+    if not VLLM_PYTHON.exists():
+        pytest.fail(f"{VLLM_PYTHON} is missing: run `make setup` first")
+    out = tmp_path_factory.mktemp("tiny-phi")
+    subprocess.run(
+        [str(VLLM_PYTHON), str(ROOT / "tests" / "backend" / "make_tiny_phi.py"), str(out), *ADAPTERS],
+        env=base_env(),
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@dataclass
+class Vllm:
+    api_base: str
+    server: Server
+
+
+@pytest.fixture(scope="session")
+def vllm(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vllm]:
+    port = free_port()
+    cmd = [
+        str(VLLM_PYTHON),
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        f"--model={tiny_models / 'base'}",
+        f"--served-model-name={BASE_MODEL}",
+        "--enable-lora",
+        "--max-lora-rank=8",
+        f"--max-loras={len(ADAPTERS)}",
+        "--lora-modules",
+        *(f"{name}={tiny_models / name}" for name in ADAPTERS),
+        "--max-model-len=512",
+        "--max-num-seqs=4",
+        "--kv-cache-memory-bytes=67108864",
+        # Logs each request's id and LoRA adapter (not its prompt at INFO): the tests'
+        # proof of which model vLLM really served.
+        "--enable-log-requests",
+    ]
+    server = Server("vLLM", cmd, base_env(), tmp_path_factory.mktemp("vllm-log") / "vllm.log")
+    try:
+        server.wait_ready(f"http://127.0.0.1:{port}/v1/models", timeout_s=300)
+        yield Vllm(f"http://127.0.0.1:{port}/v1", server)
+    finally:
+        server.stop()
+
+
+@dataclass
+class Proxy:
+    url: str
+    key: str
+    routes_file: Path
+    server: Server
+
+
+@pytest.fixture(scope="session")
+def proxy(vllm: Vllm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """The real LiteLLM proxy with the project's config and hook, on its own copy of the routes."""
+    workdir = tmp_path_factory.mktemp("proxy")
+    routes_file = workdir / "routes.yaml"
+    shutil.copyfile(DEFAULT_ROUTES_FILE, routes_file)
+    port = free_port()
+    key = "sk-" + secrets.token_urlsafe(24)
+    env = base_env(
+        VLLM_API_BASE=vllm.api_base,
+        VLLM_API_KEY="unused",
+        LITELLM_MASTER_KEY=key,
+        SEMANTIC_ROUTES_FILE=str(routes_file),
+    )
+    cmd = [
+        str(LITELLM_BIN),
+        "--config",
+        str(ROOT / "litellm-configs" / "litellm-config.yaml"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    server = Server("LiteLLM", cmd, env, workdir / "litellm.log")
+    try:
+        server.wait_ready(f"http://127.0.0.1:{port}/health/liveliness", timeout_s=120)
+        yield Proxy(f"http://127.0.0.1:{port}", key, routes_file, server)
+    finally:
+        server.stop()

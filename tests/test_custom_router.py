@@ -1,0 +1,99 @@
+"""The LiteLLM hook, called directly: only the virtual model is routed, nothing raises."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+import custom_router
+from custom_router import ROUTE_METADATA_KEY, proxy_handler_instance
+
+MEDICAL = "I have had chest pain and shortness of breath since this morning, what should I do?"
+
+
+def pre_call(data: object) -> object:
+    return asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, "completion"))
+
+
+@pytest.fixture
+def decision_log() -> Iterator[list[str]]:
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    custom_router.log.addHandler(handler)
+    yield lines
+    custom_router.log.removeHandler(handler)
+
+
+def test_module_exposes_a_ready_proxy_handler_instance_with_default_routes():
+    assert proxy_handler_instance.routes.config.virtual_model == "auto"
+
+
+@pytest.mark.parametrize("model", ["doctor", "dcot", "phi2", "gpt-4o", None])
+def test_requests_for_other_models_pass_through_untouched(model: str | None):
+    data = {"model": model, "messages": [{"role": "user", "content": MEDICAL}], "metadata": {"a": 1}}
+    before = json.dumps(data, sort_keys=True)
+    result = pre_call(data)
+    assert json.dumps(result, sort_keys=True) == before
+
+
+def test_auto_request_is_sent_to_the_chosen_model_and_the_decision_recorded():
+    data = {"model": "auto", "messages": [{"role": "user", "content": MEDICAL}]}
+    result = pre_call(data)
+    assert result["model"] == "doctor"
+    assert result["metadata"]["requested_model"] == "auto"
+    assert result["metadata"][ROUTE_METADATA_KEY]["reason"] == "route"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"model": "auto"},
+        {"model": "auto", "messages": None},
+        {"model": "auto", "messages": "hello"},
+        {"model": "auto", "messages": [{"role": "user", "content": {"nested": "dict"}}]},
+        {"model": "auto", "messages": [], "metadata": "not a dict"},
+        {"model": "auto", "prompt": "a text completion has no messages"},
+    ],
+)
+def test_malformed_auto_requests_go_to_the_base_model_without_raising(data: dict):
+    result = pre_call(data)
+    assert result["model"] == "phi2"
+    assert result["metadata"][ROUTE_METADATA_KEY]["reason"] == "no-text"
+
+
+def test_non_dict_request_data_is_returned_as_is():
+    assert pre_call(["not", "a", "dict"]) == ["not", "a", "dict"]
+
+
+def test_each_decision_is_one_json_log_line_without_the_prompt(decision_log: list[str]):
+    pre_call({"model": "auto", "messages": [{"role": "user", "content": MEDICAL}]})
+    decisions = [json.loads(line) for line in decision_log if line.startswith("{")]
+    assert len(decisions) == 1, decision_log
+    entry = decisions[0]
+    assert {"event", "requested", "model", "route", "reason", "score", "latency_ms"} <= entry.keys()
+    assert entry["model"] == "doctor"
+    joined = "\n".join(decision_log)
+    assert "chest pain" not in joined and "breath" not in joined, f"prompt text leaked into logs: {joined}"
+
+
+def test_response_headers_name_the_routed_model_reason_and_score():
+    data = pre_call({"model": "auto", "messages": [{"role": "user", "content": MEDICAL}]})
+    headers = asyncio.run(proxy_handler_instance.async_post_call_response_headers_hook(data, None, None))
+    assert headers is not None
+    assert headers["x-semantic-route"] == "doctor"
+    assert headers["x-semantic-route-reason"] == "route"
+    assert 0.0 < float(headers["x-semantic-route-score"]) <= 1.0
+
+
+def test_unrouted_requests_get_no_route_headers():
+    data = {"model": "doctor", "messages": [{"role": "user", "content": MEDICAL}]}
+    assert asyncio.run(proxy_handler_instance.async_post_call_response_headers_hook(data, None, None)) is None

@@ -1,0 +1,117 @@
+"""The real LiteLLM proxy with the project's config and hook, in front of a real vLLM
+serving a tiny Phi model with real LoRA adapters. vLLM's own request log proves which
+model actually served each request."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import openai
+import pytest
+
+pytestmark = pytest.mark.integration
+
+MEDICAL = "I have had a painful swollen knee for a week and it is warm to the touch, what could it be?"
+MATHS = "A farmer sells 36 eggs a day at $0.25 each. How much money does he make in a week?"
+SMALL_TALK = "Hey! Can you suggest a fun name for my new puppy?"
+
+
+def client(proxy, key: str | None = None) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=key or proxy.key, max_retries=0)
+
+
+def chat(proxy, model: str, text: str):
+    raw = client(proxy).chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": text}], max_tokens=4
+    )
+    return raw.headers, raw.parse()
+
+
+def served_by_vllm(vllm, response_id: str, timeout_s: float = 10) -> str:
+    """The model vLLM served a request with, from vLLM's request log (LoRA name or base)."""
+    request_id = response_id.removeprefix("chatcmpl-")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in vllm.server.log_text().splitlines():
+            if "Received request" in line and request_id in line:
+                lora = re.search(r"lora_name='([^']+)'", line)
+                return lora.group(1) if lora else "phi2"
+        time.sleep(0.2)
+    raise AssertionError(f"vLLM never logged request {response_id}; log tail:\n{vllm.server.tail()}")
+
+
+def test_models_endpoint_lists_the_virtual_base_and_adapter_models(proxy):
+    ids = {m.id for m in client(proxy).models.list()}
+    assert {"auto", "phi2", "doctor", "dcot"} <= ids, ids
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(MEDICAL, "doctor"), (MATHS, "dcot"), (SMALL_TALK, "phi2")],
+    ids=["doctor", "dcot", "phi2"],
+)
+def test_auto_requests_reach_vllm_as_the_routed_model(proxy, vllm, text: str, expected: str):
+    headers, completion = chat(proxy, "auto", text)
+    assert headers.get("x-semantic-route") == expected, dict(headers)
+    assert completion.usage is not None and completion.usage.completion_tokens > 0
+    assert served_by_vllm(vllm, completion.id) == expected
+
+
+def test_explicit_adapter_requests_are_not_rerouted(proxy, vllm):
+    headers, completion = chat(proxy, "doctor", SMALL_TALK)
+    assert "x-semantic-route" not in headers, "an explicit model was routed"
+    assert served_by_vllm(vllm, completion.id) == "doctor"
+
+
+def test_streaming_auto_requests_are_routed_and_stream_chunks(proxy, vllm):
+    with client(proxy).chat.completions.with_streaming_response.create(
+        model="auto", messages=[{"role": "user", "content": MATHS}], max_tokens=4, stream=True
+    ) as response:
+        assert response.headers.get("x-semantic-route") == "dcot", dict(response.headers)
+        chunks = list(response.parse())
+    assert len(chunks) >= 2, chunks
+    assert served_by_vllm(vllm, chunks[0].id) == "dcot"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk-wrong"}], ids=["no-key", "wrong-key"])
+def test_requests_without_the_master_key_get_401(proxy, headers: dict):
+    body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+    for method, path, json in [("GET", "/v1/models", None), ("POST", "/v1/chat/completions", body)]:
+        response = httpx.request(method, f"{proxy.url}{path}", headers=headers, json=json, timeout=30)
+        assert response.status_code == 401, f"{method} {path}: {response.status_code} {response.text}"
+
+
+@pytest.mark.parametrize(
+    ("body", "statuses"),
+    [
+        ({"model": "auto"}, {400}),
+        ({"model": "auto", "messages": "not a list"}, {400}),
+        # LiteLLM 1.108.7 itself answers 500 ("'int' object is not iterable") for a
+        # non-text content, whatever the model: the hook routes it to the base model and
+        # the proxy must stay up.
+        ({"model": "auto", "messages": [{"role": "user", "content": 42}]}, {400, 500}),
+    ],
+    ids=["no-messages", "messages-not-a-list", "content-not-text"],
+)
+def test_malformed_auto_requests_get_an_error_and_the_proxy_keeps_serving(proxy, body: dict, statuses: set):
+    response = httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {proxy.key}"},
+        json=body,
+        timeout=60,
+    )
+    assert response.status_code in statuses, f"{response.status_code} {response.text}"
+    assert "error" in response.json()
+    headers, _ = chat(proxy, "auto", MEDICAL)
+    assert headers.get("x-semantic-route") == "doctor"
+
+
+def test_proxy_log_records_decisions_but_never_the_prompt(proxy):
+    canary = "Zanthoria-7731"
+    chat(proxy, "auto", f"My name is {canary} and I get migraines with flashing lights, what helps?")
+    log = proxy.server.log_text()
+    assert '"event": "route_decision"' in log, "no structured decision line in the proxy log"
+    for secret in (canary, "migraines with flashing lights", proxy.key):
+        assert secret not in log, f"{secret!r} leaked into the proxy log"

@@ -1,0 +1,95 @@
+"""The routes file is validated on load, with errors that name the file, field and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from route_config import RoutesError, load_routes, parse_routes
+
+
+def minimal(**overrides: object) -> dict:
+    data: dict = {
+        "virtual_model": "auto",
+        "default_model": "phi2",
+        "routes": [{"name": "doctor", "model": "doctor", "utterances": ["I have a fever"]}],
+    }
+    data.update(overrides)
+    return data
+
+
+def test_default_routes_file_loads_with_doctor_dcot_and_base_model_targets():
+    config = load_routes()
+    assert config.virtual_model == "auto"
+    assert config.default_model == "phi2"
+    assert config.models == {"phi2", "doctor", "dcot"}
+    for route in config.routes:
+        assert len(route.utterances) >= 20, f"route {route.name} has too few utterances to be useful"
+
+
+def test_minimal_routes_get_documented_defaults():
+    config = parse_routes(minimal())
+    assert (config.threshold, config.top_k, config.aggregation, config.max_chars) == (0.5, 5, "mean", 2000)
+    assert config.encoder.path is None
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("just text", "top level: must be a mapping"),
+        (minimal(routes=[]), "routes: must be a non-empty list"),
+        (minimal(virtual_model=""), "virtual_model: must be a non-empty string"),
+        (minimal(threshold=1.5), "threshold: must be between 0 and 1, got 1.5"),
+        (minimal(threshold="high"), "threshold: must be a number"),
+        (minimal(threshold=None), "threshold: must be a number"),
+        (minimal(top_k=0), "top_k: must be an integer >= 1"),
+        (minimal(aggregation="median"), "aggregation: must be one of mean, max, sum"),
+        (minimal(colour="blue"), "unknown field(s) colour"),
+        (minimal(encoder={"sha256": "abc"}), "encoder.sha256: must be 64 lowercase hex digits"),
+        (minimal(routes=[{"model": "doctor", "utterances": ["x"]}]), "routes[0].name: must be a non-empty"),
+        (minimal(routes=[{"name": "d", "utterances": ["x"]}]), "routes[0] (d).model: must be a non-empty"),
+        (
+            minimal(routes=[{"name": "d", "model": "doctor"}]),
+            "routes[0] (d).utterances: must be a non-empty list",
+        ),
+        (
+            minimal(routes=[{"name": "d", "model": "doctor", "utterances": ["ok", 3]}]),
+            "routes[0] (d).utterances[1]: must be a non-empty string, got int 3",
+        ),
+        (
+            minimal(routes=[{"name": "d", "model": "doctor", "utterance": ["x"]}]),
+            "routes[0]: unknown field(s) utterance",
+        ),
+        (
+            minimal(routes=[{"name": "d", "model": "m", "utterances": ["x"], "threshold": -0.1}]),
+            "routes[0] (d).threshold: must be between 0 and 1",
+        ),
+        (
+            minimal(routes=[{"name": "d", "model": "m", "utterances": ["x"]}] * 2),
+            "routes[1] (d): duplicate route name 'd'",
+        ),
+        (
+            minimal(routes=[{"name": "d", "model": "auto", "utterances": ["x"]}]),
+            "virtual_model: 'auto' is also a route target",
+        ),
+    ],
+)
+def test_invalid_routes_are_rejected_with_the_field_and_problem(data: object, expected: str):
+    with pytest.raises(RoutesError) as error:
+        parse_routes(data, "my-routes.yaml")
+    message = str(error.value)
+    assert message.startswith("my-routes.yaml: "), f"error does not name the file: {message}"
+    assert expected in message, f"expected {expected!r} in {message!r}"
+
+
+def test_unparsable_yaml_names_the_file(tmp_path: Path):
+    path = tmp_path / "routes.yaml"
+    path.write_text("routes: [\n  - name: doctor\n", encoding="utf-8")
+    with pytest.raises(RoutesError, match=rf"^{path}: not valid YAML"):
+        load_routes(path)
+
+
+def test_missing_file_names_the_file(tmp_path: Path):
+    with pytest.raises(RoutesError, match="cannot read the routes file"):
+        load_routes(tmp_path / "absent.yaml")
