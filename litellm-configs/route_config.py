@@ -47,16 +47,18 @@ class RoutesConfig:
     default_model: str
     routes: tuple[RouteConfig, ...]
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    # The confidence a route needs unless it sets its own threshold.
-    threshold: float = 0.5
+    # The score a route needs unless it sets its own threshold. Scores are cosine
+    # similarities combined over the top_k nearest utterances: 0..1 for mean and max,
+    # 0..top_k for sum.
+    threshold: float = 0.3
     top_k: int = 5
-    aggregation: str = "mean"
+    aggregation: str = "sum"
     # Only this many characters of a message are embedded: bounds the cost of huge prompts.
     max_chars: int = 2000
     # How many earlier user turns a follow-up may lean on (0 disables stickiness).
     history_turns: int = 2
-    # A follow-up whose own best score reaches this leaves the conversation's adapter.
-    switch_threshold: float = 0.5
+    # Weight of the previous user turn's scores (squared for the one before, ...).
+    history_weight: float = 0.6
 
     @property
     def models(self) -> set[str]:
@@ -73,7 +75,7 @@ _TOP_KEYS = {
     "aggregation",
     "max_chars",
     "history_turns",
-    "switch_threshold",
+    "history_weight",
     "routes",
 }
 _ENCODER_KEYS = {"model", "path", "sha256"}
@@ -116,12 +118,12 @@ class _Reader:
         if value is None and default is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(f"{where}{key}", f"must be a number between 0 and 1, got {_kind(value)}")
-        if not 0.0 <= value <= 1.0:
-            raise self.fail(f"{where}{key}", f"must be between 0 and 1, got {value}")
+            raise self.fail(f"{where}{key}", f"must be a number >= 0, got {_kind(value)}")
+        if value < 0:
+            raise self.fail(f"{where}{key}", f"must be >= 0, got {value}")
         return float(value)
 
-    def fraction(self, data: dict[str, Any], key: str, default: float) -> float:
+    def required_number(self, data: dict[str, Any], key: str, default: float) -> float:
         value = self.number(data, key, "", default)
         assert value is not None  # number() only returns None when there is no default
         return value
@@ -154,7 +156,7 @@ def parse_routes(data: Any, source: str = "<routes>") -> RoutesConfig:
         path=r.optional_text(encoder_data, "path", "encoder."),
         sha256=sha256,
     )
-    aggregation = top.get("aggregation", "mean")
+    aggregation = top.get("aggregation", "sum")
     if aggregation not in AGGREGATIONS:
         raise r.fail("aggregation", f"must be one of {', '.join(AGGREGATIONS)}, got {_kind(aggregation)}")
 
@@ -194,12 +196,12 @@ def parse_routes(data: Any, source: str = "<routes>") -> RoutesConfig:
         default_model=r.name(top, "default_model", ""),
         routes=tuple(routes),
         encoder=encoder,
-        threshold=r.fraction(top, "threshold", 0.5),
+        threshold=r.required_number(top, "threshold", 0.3),
         top_k=r.integer(top, "top_k", 5, 1),
         aggregation=aggregation,
         max_chars=r.integer(top, "max_chars", 2000, 16),
         history_turns=r.integer(top, "history_turns", 2, 0),
-        switch_threshold=r.fraction(top, "switch_threshold", 0.5),
+        history_weight=r.required_number(top, "history_weight", 0.6),
     )
     if config.virtual_model in config.models:
         raise r.fail("virtual_model", f"{config.virtual_model!r} is also a route target; it must be virtual")

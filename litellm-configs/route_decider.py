@@ -4,11 +4,11 @@ Only user turns are read. The latest one is embedded once and scored against eve
 route's utterances by a semantic-router IndexedRouter; a route that clears its threshold
 wins, and when none does the base model answers.
 
-Follow-ups: when the conversation's earlier user turns were on an adapter and the latest
-turn does not clearly (>= switch_threshold) belong to another route, the latest turn is
-read together with the one before it; if that still points at the conversation's
-adapter, the request stays there ("and what about for a 5 year old?"). Earlier turns'
-choices are cached, so a follow-up costs one embedding, two when it is ambiguous.
+Follow-ups: each earlier user turn (up to history_turns back) adds its route scores,
+weighted by history_weight per turn back. A vague follow-up ("and what about for a 5
+year old?") scores low everywhere, so the conversation's route carries it; a clear new
+topic scores high on its own and wins. Earlier turns' scores are cached, so a follow-up
+costs one embedding.
 """
 
 from __future__ import annotations
@@ -126,25 +126,24 @@ class RouteDecider:
             confidence_threshold=config.threshold,
         )
         # Earlier turns of a conversation come back with every follow-up; remembering
-        # their choice keeps a follow-up's cost at one embedding.
-        self._recent: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+        # their scores keeps a follow-up's cost at one embedding.
+        self._recent: OrderedDict[str, dict[str, float]] = OrderedDict()
 
-    async def _choose(self, text: str) -> tuple[str | None, float]:
+    async def _scores(self, text: str) -> dict[str, float]:
+        """Every route's score for one text (0.0 for routes with no nearby utterance)."""
         cached = self._recent.get(text)
         if cached is not None:
             self._recent.move_to_end(text)
             return cached
         choices = await self.router.acall(text, limit=None, threshold=0.0)
-        best = choices[0] if isinstance(choices, list) and choices else None
-        if best is None or best.name is None:
-            result: tuple[str | None, float] = (None, 0.0)
-        else:
-            confident = best.confidence >= self._threshold_of[best.name]
-            result = (best.name if confident else None, float(best.confidence))
-        self._recent[text] = result
+        scores = {r: 0.0 for r in self._model_of}
+        for choice in choices if isinstance(choices, list) else []:
+            if choice.name in scores:
+                scores[choice.name] = float(choice.confidence)
+        self._recent[text] = scores
         if len(self._recent) > 1024:
             self._recent.popitem(last=False)
-        return result
+        return scores
 
     async def adecide(self, messages: Any) -> Decision:
         """Where this conversation's next answer should come from. Never raises on bad input."""
@@ -152,27 +151,21 @@ class RouteDecider:
         turns = user_turns(messages, self.config.max_chars, 1 + self.config.history_turns)
         if not turns:
             return self._decision(None, None, NO_TEXT, start)
-        route, score = await self._choose(turns[0])
-        latest = self._decision(route, score, ROUTED if route else FALLBACK, start)
-        if len(turns) == 1 or score >= self.config.switch_threshold:
-            return latest
-        conversation = await self._conversation_route(turns[1:])
-        if conversation is None or conversation == route:
-            return latest
-        # The latest turn is not clearly elsewhere: if read together with the turn before
-        # it still belongs to the conversation's adapter, it is a follow-up and stays there.
-        in_context, _ = await self._choose(f"{turns[1]}\n{turns[0]}")
-        if in_context == conversation:
-            return self._decision(conversation, score, STICKY, start)
-        return latest
-
-    async def _conversation_route(self, earlier_turns: list[str]) -> str | None:
-        """The adapter route the earlier user turns were on, newest first; None for the base model."""
-        for turn in earlier_turns:
-            route, _ = await self._choose(turn)
-            if route is not None:
-                return route if self._model_of[route] != self.config.default_model else None
-        return None
+        latest = await self._scores(turns[0])
+        # Earlier user turns add their scores, weighted by history_weight per turn back:
+        # a vague follow-up keeps the conversation's route, while a clear new topic,
+        # which scores high on its own, still wins.
+        combined = dict(latest)
+        weight = 1.0
+        for earlier in turns[1:]:
+            weight *= self.config.history_weight
+            for route, score in (await self._scores(earlier)).items():
+                combined[route] += weight * score
+        route = max(combined, key=combined.__getitem__)
+        own_best = max(latest, key=latest.__getitem__)
+        if combined[route] < self._threshold_of[route]:
+            return self._decision(None, combined[route], FALLBACK, start)
+        return self._decision(route, combined[route], ROUTED if route == own_best else STICKY, start)
 
     def decide(self, messages: Any) -> Decision:
         """The synchronous form of adecide, for scripts and tests (not inside an event loop)."""

@@ -91,7 +91,7 @@ def test_response_headers_name_the_routed_model_reason_and_score():
     assert headers is not None
     assert headers["x-semantic-route"] == "doctor"
     assert headers["x-semantic-route-reason"] == "route"
-    assert 0.0 < float(headers["x-semantic-route-score"]) <= 1.0
+    assert float(headers["x-semantic-route-score"]) > 0.0
 
 
 def test_unrouted_requests_get_no_route_headers():

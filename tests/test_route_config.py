@@ -30,7 +30,7 @@ def test_default_routes_file_loads_with_doctor_dcot_and_base_model_targets():
 
 def test_minimal_routes_get_documented_defaults():
     config = parse_routes(minimal())
-    assert (config.threshold, config.top_k, config.aggregation, config.max_chars) == (0.5, 5, "mean", 2000)
+    assert (config.threshold, config.top_k, config.aggregation, config.max_chars) == (0.3, 5, "sum", 2000)
     assert config.encoder.path is None
 
 
@@ -40,8 +40,8 @@ def test_minimal_routes_get_documented_defaults():
         ("just text", "top level: must be a mapping"),
         (minimal(routes=[]), "routes: must be a non-empty list"),
         (minimal(virtual_model=""), "virtual_model: must be a non-empty string"),
-        (minimal(threshold=1.5), "threshold: must be between 0 and 1, got 1.5"),
-        (minimal(threshold="high"), "threshold: must be a number"),
+        (minimal(threshold=-1), "threshold: must be >= 0, got -1"),
+        (minimal(threshold="high"), "threshold: must be a number >= 0, got str 'high'"),
         (minimal(threshold=None), "threshold: must be a number"),
         (minimal(top_k=0), "top_k: must be an integer >= 1"),
         (minimal(aggregation="median"), "aggregation: must be one of mean, max, sum"),
@@ -63,7 +63,7 @@ def test_minimal_routes_get_documented_defaults():
         ),
         (
             minimal(routes=[{"name": "d", "model": "m", "utterances": ["x"], "threshold": -0.1}]),
-            "routes[0] (d).threshold: must be between 0 and 1",
+            "routes[0] (d).threshold: must be >= 0",
         ),
         (
             minimal(routes=[{"name": "d", "model": "m", "utterances": ["x"]}] * 2),
