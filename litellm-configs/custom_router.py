@@ -22,6 +22,7 @@ from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
 from route_config import DEFAULT_ROUTES_FILE  # noqa: E402
 from route_decider import Decision  # noqa: E402
 from routes_reloader import LiveRoutes  # noqa: E402
+from routing_metrics import DECISION_SECONDS, DECISIONS  # noqa: E402
 
 log = logging.getLogger("dynamic_model_router")
 ROUTE_METADATA_KEY = "semantic_route"
@@ -63,6 +64,8 @@ class SemanticRouterHook(CustomLogger):
             log.error("routing failed, using %s: %s", decider.config.default_model, type(e).__name__)
             decision = Decision(model=decider.config.default_model, route=None, score=None, reason=ERROR)
         data["model"] = decision.model
+        DECISIONS.labels(model=decision.model, reason=decision.reason).inc()
+        DECISION_SECONDS.observe(decision.latency_ms / 1000.0)
         if not isinstance(data.get("metadata"), dict):
             data["metadata"] = {}
         data["metadata"]["requested_model"] = virtual_model

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from route_config import RoutesConfig, load_routes
 from route_decider import RouteDecider
+from routing_metrics import RELOADS
 
 log = logging.getLogger("dynamic_model_router")
 
@@ -73,8 +74,10 @@ class LiveRoutes:
                 len(self.decider.config.routes),
                 e,
             )
+            RELOADS.labels(result="failure").inc()
             return False
         self.decider = decider
+        RELOADS.labels(result="success").inc()
         log.info(
             "routes reloaded from %s: %d routes, %d utterances in %.0f ms",
             self.path,

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import openai
 import pytest
 
 from route_config import DEFAULT_ROUTES_FILE, RoutesConfig, load_routes
@@ -123,3 +124,11 @@ def proxy(vllm: Vllm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prox
         yield Proxy(f"http://127.0.0.1:{port}", key, routes_file, server)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def api(proxy: Proxy) -> Iterator[openai.OpenAI]:
+    """The official OpenAI client, pointed at the proxy with the master key."""
+    client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=proxy.key, max_retries=0)
+    yield client
+    client.close()

@@ -18,12 +18,8 @@ MATHS = "A farmer sells 36 eggs a day at $0.25 each. How much money does he make
 SMALL_TALK = "Hey! Can you suggest a fun name for my new puppy?"
 
 
-def client(proxy, key: str | None = None) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=key or proxy.key, max_retries=0)
-
-
-def chat(proxy, model: str, text: str):
-    raw = client(proxy).chat.completions.with_raw_response.create(
+def chat(api: openai.OpenAI, model: str, text: str):
+    raw = api.chat.completions.with_raw_response.create(
         model=model, messages=[{"role": "user", "content": text}], max_tokens=4
     )
     return raw.headers, raw.parse()
@@ -42,8 +38,8 @@ def served_by_vllm(vllm, response_id: str, timeout_s: float = 10) -> str:
     raise AssertionError(f"vLLM never logged request {response_id}; log tail:\n{vllm.server.tail()}")
 
 
-def test_models_endpoint_lists_the_virtual_base_and_adapter_models(proxy):
-    ids = {m.id for m in client(proxy).models.list()}
+def test_models_endpoint_lists_the_virtual_base_and_adapter_models(api):
+    ids = {m.id for m in api.models.list()}
     assert {"auto", "phi2", "doctor", "dcot"} <= ids, ids
 
 
@@ -52,21 +48,21 @@ def test_models_endpoint_lists_the_virtual_base_and_adapter_models(proxy):
     [(MEDICAL, "doctor"), (MATHS, "dcot"), (SMALL_TALK, "phi2")],
     ids=["doctor", "dcot", "phi2"],
 )
-def test_auto_requests_reach_vllm_as_the_routed_model(proxy, vllm, text: str, expected: str):
-    headers, completion = chat(proxy, "auto", text)
+def test_auto_requests_reach_vllm_as_the_routed_model(api, vllm, text: str, expected: str):
+    headers, completion = chat(api, "auto", text)
     assert headers.get("x-semantic-route") == expected, dict(headers)
     assert completion.usage is not None and completion.usage.completion_tokens > 0
     assert served_by_vllm(vllm, completion.id) == expected
 
 
-def test_explicit_adapter_requests_are_not_rerouted(proxy, vllm):
-    headers, completion = chat(proxy, "doctor", SMALL_TALK)
+def test_explicit_adapter_requests_are_not_rerouted(api, vllm):
+    headers, completion = chat(api, "doctor", SMALL_TALK)
     assert "x-semantic-route" not in headers, "an explicit model was routed"
     assert served_by_vllm(vllm, completion.id) == "doctor"
 
 
-def test_streaming_auto_requests_are_routed_and_stream_chunks(proxy, vllm):
-    with client(proxy).chat.completions.with_streaming_response.create(
+def test_streaming_auto_requests_are_routed_and_stream_chunks(api, vllm):
+    with api.chat.completions.with_streaming_response.create(
         model="auto", messages=[{"role": "user", "content": MATHS}], max_tokens=4, stream=True
     ) as response:
         assert response.headers.get("x-semantic-route") == "dcot", dict(response.headers)
@@ -95,7 +91,9 @@ def test_requests_without_the_master_key_get_401(proxy, headers: dict):
     ],
     ids=["no-messages", "messages-not-a-list", "content-not-text"],
 )
-def test_malformed_auto_requests_get_an_error_and_the_proxy_keeps_serving(proxy, body: dict, statuses: set):
+def test_malformed_auto_requests_get_an_error_and_the_proxy_keeps_serving(
+    api, proxy, body: dict, statuses: set
+):
     response = httpx.post(
         f"{proxy.url}/v1/chat/completions",
         headers={"Authorization": f"Bearer {proxy.key}"},
@@ -104,14 +102,28 @@ def test_malformed_auto_requests_get_an_error_and_the_proxy_keeps_serving(proxy,
     )
     assert response.status_code in statuses, f"{response.status_code} {response.text}"
     assert "error" in response.json()
-    headers, _ = chat(proxy, "auto", MEDICAL)
+    headers, _ = chat(api, "auto", MEDICAL)
     assert headers.get("x-semantic-route") == "doctor"
 
 
-def test_proxy_log_records_decisions_but_never_the_prompt(proxy):
+def test_proxy_log_records_decisions_but_never_the_prompt(api, proxy):
     canary = "Zanthoria-7731"
-    chat(proxy, "auto", f"My name is {canary} and I get migraines with flashing lights, what helps?")
+    chat(api, "auto", f"My name is {canary} and I get migraines with flashing lights, what helps?")
     log = proxy.server.log_text()
     assert '"event": "route_decision"' in log, "no structured decision line in the proxy log"
     for secret in (canary, "migraines with flashing lights", proxy.key):
         assert secret not in log, f"{secret!r} leaked into the proxy log"
+
+
+def test_metrics_endpoint_counts_routing_decisions_and_latency(api, proxy):
+    chat(api, "auto", MEDICAL)
+    assert httpx.get(f"{proxy.url}/metrics", timeout=30).status_code == 401, "metrics served without a key"
+    response = httpx.get(
+        f"{proxy.url}/metrics/", headers={"Authorization": f"Bearer {proxy.key}"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    decided = re.search(
+        r'semantic_router_decisions_total\{model="doctor",reason="route"\} (\d+)', response.text
+    )
+    assert decided and float(decided.group(1)) >= 1, "no doctor decision counted at /metrics"
+    assert "semantic_router_decision_seconds_bucket" in response.text
