@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup test test-fast lint clean
+.PHONY: setup test test-fast lint clean bench eval
 
 setup: $(VENV)/.installed $(VLLM_VENV)/.installed
 
@@ -39,3 +39,9 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .ruff_cache
+
+bench: $(VENV)/.installed
+	$(PY) tests/bench/route_bench.py
+
+eval: $(VENV)/.installed
+	PYTHONPATH=litellm-configs $(PY) -m route_eval $(or $(DATA),tests/data/routing-eval.jsonl tests/data/conversations-eval.jsonl) --png routing-eval.png

@@ -93,6 +93,6 @@ def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
                 f"encoder: {folder / MODEL_FILE} has sha256 {actual}, expected {expected_sha256}"
             )
     try:
-        return OfflineFastEmbedEncoder(name=config.model, model_path=str(folder))
+        return OfflineFastEmbedEncoder(name=config.model, model_path=str(folder), threads=config.threads)
     except Exception as e:  # fastembed raises bare ValueErrors/RuntimeErrors for bad folders
         raise RoutesError(f"encoder: cannot load {config.model} from {folder}: {e}") from e

@@ -30,6 +30,8 @@ class EncoderConfig:
     path: str | None = None
     # Expected sha256 of <path>/model.onnx; the bundled model is always verified.
     sha256: str | None = None
+    # ONNX Runtime threads per embedding: one leaves the other cores to the proxy itself.
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ _TOP_KEYS = {
     "history_weight",
     "routes",
 }
-_ENCODER_KEYS = {"model", "path", "sha256"}
+_ENCODER_KEYS = {"model", "path", "sha256", "threads"}
 _ROUTE_KEYS = {"name", "model", "utterances", "threshold", "description"}
 
 
@@ -128,10 +130,10 @@ class _Reader:
         assert value is not None  # number() only returns None when there is no default
         return value
 
-    def integer(self, data: dict[str, Any], key: str, default: int, minimum: int) -> int:
+    def integer(self, data: dict[str, Any], key: str, default: int, minimum: int, where: str = "") -> int:
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(key, f"must be an integer >= {minimum}, got {_kind(value)}")
+            raise self.fail(f"{where}{key}", f"must be an integer >= {minimum}, got {_kind(value)}")
         return value
 
 
@@ -155,6 +157,7 @@ def parse_routes(data: Any, source: str = "<routes>") -> RoutesConfig:
         model=r.name(encoder_data, "model", "encoder.", DEFAULT_ENCODER_MODEL),
         path=r.optional_text(encoder_data, "path", "encoder."),
         sha256=sha256,
+        threads=r.integer(encoder_data, "threads", 1, 1, "encoder."),
     )
     aggregation = top.get("aggregation", "sum")
     if aggregation not in AGGREGATIONS:

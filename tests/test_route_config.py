@@ -47,6 +47,7 @@ def test_minimal_routes_get_documented_defaults():
         (minimal(aggregation="median"), "aggregation: must be one of mean, max, sum"),
         (minimal(colour="blue"), "unknown field(s) colour"),
         (minimal(encoder={"sha256": "abc"}), "encoder.sha256: must be 64 lowercase hex digits"),
+        (minimal(encoder={"threads": 0}), "encoder.threads: must be an integer >= 1, got int 0"),
         (minimal(routes=[{"model": "doctor", "utterances": ["x"]}]), "routes[0].name: must be a non-empty"),
         (minimal(routes=[{"name": "d", "utterances": ["x"]}]), "routes[0] (d).model: must be a non-empty"),
         (
