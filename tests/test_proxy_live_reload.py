@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import httpx
 import openai
 import pytest
-
-from route_config import DEFAULT_ROUTES_FILE
+import yaml
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +35,17 @@ def wait_for_route(api, proxy, expected: str, timeout_s: float = 60) -> None:
 @pytest.fixture
 def restore_routes(api, proxy):
     yield proxy.routes_file
-    shutil.copyfile(DEFAULT_ROUTES_FILE, proxy.routes_file)
+    proxy.routes_file.write_text(proxy.routes_text, encoding="utf-8")
     wait_for_route(api, proxy, "doctor")
 
 
 def test_editing_the_routes_file_changes_routing_without_a_restart(api, proxy, restore_routes):
     assert routed_model(api) == "doctor"
-    text = restore_routes.read_text(encoding="utf-8")
-    restore_routes.write_text(text.replace("    model: doctor\n", "    model: dcot\n"), encoding="utf-8")
+    routes = yaml.safe_load(restore_routes.read_text(encoding="utf-8"))
+    for route in routes["routes"]:
+        if route["model"] == "doctor":
+            route["model"] = "dcot"
+    restore_routes.write_text(yaml.safe_dump(routes), encoding="utf-8")
     wait_for_route(api, proxy, "dcot")
     assert "routes reloaded from" in proxy.server.log_text()
 

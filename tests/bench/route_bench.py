@@ -34,10 +34,10 @@ sys.path[:0] = [str(ROOT / "litellm-configs"), str(ROOT / "tests")]
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("SEMANTIC_ROUTER_LOG_LEVEL", "WARNING")
 
+from chart import chart_file  # noqa: E402
 from servers import LITELLM_BIN, Server, base_env, free_port  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "routing-eval.jsonl"
-CONFIG = ROOT / "litellm-configs" / "litellm-config.yaml"
 HOOK = "custom_router.proxy_handler_instance"
 
 
@@ -155,16 +155,12 @@ class InstantBackend(BaseHTTPRequestHandler):
 
 
 def proxy_config(workdir: Path, with_hook: bool) -> Path:
-    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    """The proxy config the chart deploys, with or without the router's hook."""
+    config = yaml.safe_load(chart_file("litellm/litellm-config-configmap.yaml", "config.yaml"))
     callbacks = [c for c in config["litellm_settings"]["callbacks"] if with_hook or c != HOOK]
     config["litellm_settings"]["callbacks"] = callbacks
     path = workdir / ("with-hook.yaml" if with_hook else "without-hook.yaml")
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    # LiteLLM loads the hook from the config's folder.
-    for module in (ROOT / "litellm-configs").glob("*.py"):
-        target = workdir / module.name
-        if not target.exists():
-            target.symlink_to(module)
     return path
 
 
@@ -213,6 +209,7 @@ def bench_proxy(queries: list[str], requests: int) -> dict[tuple[bool, int], tup
                     VLLM_API_KEY="unused",
                     LITELLM_MASTER_KEY=key,
                     SEMANTIC_ROUTER_LOG_LEVEL="WARNING",
+                    PYTHONPATH=str(ROOT / "litellm-configs"),
                 )
                 cmd = [
                     str(LITELLM_BIN),

@@ -1,0 +1,105 @@
+{{/*
+Configuration derived from .Values.adapters (the one list of adapters): vLLM's
+arguments, LiteLLM's model list and fallbacks, and the routes the router may choose.
+*/}}
+
+{{/* Every model vLLM serves: the base model, then each adapter. */}}
+{{- define "dmr.servedModels" -}}
+{{- $served := list .Values.baseModel.name }}
+{{- range .Values.adapters }}
+{{- if has .name $served }}
+{{- fail (printf "adapters: %q is listed twice or is the base model's name; every served model needs its own name" .name) }}
+{{- end }}
+{{- $served = append $served .name }}
+{{- end }}
+{{- if has .Values.router.virtualModel $served }}
+{{- fail (printf "router.virtualModel %q is also a served model; pick a name no model uses" .Values.router.virtualModel) }}
+{{- end }}
+{{- toJson $served }}
+{{- end }}
+
+{{/* vLLM's --max-lora-rank: the smallest size vLLM accepts that fits the largest adapter. */}}
+{{- define "dmr.maxLoraRank" -}}
+{{- $max := 1 }}
+{{- range .Values.adapters }}{{ $max = max $max (.rank | default 8 | int) }}{{ end }}
+{{- $size := 0 }}
+{{- range list 8 16 32 64 128 256 320 512 }}{{ if and (eq $size 0) (le $max .) }}{{ $size = . }}{{ end }}{{ end }}
+{{- if eq $size 0 }}{{ fail (printf "adapters: rank %d is larger than vLLM's largest --max-lora-rank (512)" $max) }}{{ end }}
+{{- $size }}
+{{- end }}
+
+{{- define "dmr.vllmArgs" -}}
+- --port=8080
+- --model=/mnt/models
+- --served-model-name={{ .Values.baseModel.name }}
+- --max-model-len={{ .Values.vllm.maxModelLen }}
+- --gpu-memory-utilization={{ .Values.vllm.gpuMemoryUtilization }}
+- --chat-template=/etc/vllm/chat-template/template.jinja
+{{- with .Values.adapters }}
+- --enable-lora
+- --max-loras={{ len . }}
+- --max-lora-rank={{ include "dmr.maxLoraRank" $ }}
+- --lora-modules
+{{- range . }}
+- {{ .name }}={{ .path | default (printf "/mnt/models/adapters/%s" .name) }}
+{{- end }}
+{{- end }}
+{{- with .Values.vllm.extraArgs }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The routes file: litellm-configs/routes.yaml with the served models, and adapters' own utterances. */}}
+{{- define "dmr.routesFile" -}}
+{{- $file := .Files.Get "files/litellm-configs/routes.yaml" | fromYaml }}
+{{- $served := include "dmr.servedModels" . | fromJsonArray }}
+{{- $fromValues := dict }}
+{{- range .Values.adapters }}{{ if .utterances }}{{ $_ := set $fromValues .name . }}{{ end }}{{ end }}
+{{- $routes := list }}
+{{- range $file.routes }}
+{{- if not (hasKey $fromValues .model) }}
+{{- if not (has .model $served) }}
+{{- fail (printf "routes: route %q targets model %q, which is not served; add %q to adapters, or remove the route from litellm-configs/routes.yaml" .name .model .model) }}
+{{- end }}
+{{- $routes = append $routes . }}
+{{- end }}
+{{- end }}
+{{- range .Values.adapters }}
+{{- if .utterances }}
+{{- $route := dict "name" .name "model" .name "utterances" .utterances }}
+{{- with .description }}{{ $_ := set $route "description" . }}{{ end }}
+{{- if hasKey . "threshold" }}{{ $_ := set $route "threshold" .threshold }}{{ end }}
+{{- $routes = append $routes $route }}
+{{- end }}
+{{- end }}
+{{- $_ := set $file "routes" $routes }}
+{{- $_ := set $file "virtual_model" .Values.router.virtualModel }}
+{{- $_ := set $file "default_model" .Values.baseModel.name }}
+{{- toYaml $file }}
+{{- end }}
+
+{{/* LiteLLM's proxy config: the virtual model, the base model and every adapter on vLLM. */}}
+{{- define "dmr.litellmConfig" -}}
+{{- $models := list .Values.router.virtualModel .Values.baseModel.name }}
+{{- range .Values.adapters }}{{ $models = append $models .name }}{{ end }}
+model_list:
+{{- range $models }}
+  - model_name: {{ . }}
+    litellm_params:
+      {{- /* The virtual model is backed by the base model, so it is listed and safe without the hook. */}}
+      model: hosted_vllm/{{ eq . $.Values.router.virtualModel | ternary $.Values.baseModel.name . }}
+      api_base: os.environ/VLLM_API_BASE
+      api_key: os.environ/VLLM_API_KEY
+{{- end }}
+litellm_settings:
+  callbacks: ["custom_router.proxy_handler_instance", "prometheus"]
+  turn_off_message_logging: true
+router_settings:
+  fallbacks:
+{{- range .Values.adapters }}
+    - {{ .name }}: [{{ $.Values.baseModel.name }}]
+{{- end }}
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+  custom_auth: master_key_auth.user_api_key_auth
+{{- end }}

@@ -1,0 +1,178 @@
+"""The chart as a whole: lint, render, schema validation, security and secrets."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from chart import CHART, VALUES, crd_schemas, helm, pod_spec, render, render_error
+
+VALUE_FILES = sorted(p.name for p in VALUES.glob("*.yaml"))
+KUBERNETES_VERSION = "1.31.0"
+CRD_KINDS = {"InferenceService", "ServingRuntime", "Route"}
+
+
+def test_helm_lint_strict_passes_with_default_and_example_values():
+    for values in [[], *[["-f", str(VALUES / name)] for name in VALUE_FILES]]:
+        result = helm("lint", "--strict", str(CHART), *values)
+        assert result.returncode == 0, f"helm lint {values} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("values", [[], *[[name] for name in VALUE_FILES]], ids=["defaults", *VALUE_FILES])
+def test_every_core_object_validates_strictly_against_kubernetes_schemas(values: list[str]):
+    for obj in render(*values):
+        if obj["kind"] in CRD_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {e.message} at {list(e.path)}")
+        except kubernetes_validate.SchemaNotFoundError as e:
+            pytest.fail(
+                f"no schema for {obj['kind']} {obj['apiVersion']}: a kind nothing checks is a failure ({e})"
+            )
+
+
+def _strict(schema: Any) -> Any:
+    """Reject unknown fields like the API server's strict field validation does."""
+    if isinstance(schema, dict):
+        schema = {k: _strict(v) for k, v in schema.items()}
+        if (
+            "properties" in schema
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            schema["additionalProperties"] = False
+        return schema
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@pytest.mark.parametrize("values", [[], *[[name] for name in VALUE_FILES]], ids=["defaults", *VALUE_FILES])
+def test_kserve_and_route_objects_validate_against_cluster_schemas(values: list[str]):
+    schemas = crd_schemas()
+    checked = set()
+    for obj in render(*values):
+        if obj["kind"] not in CRD_KINDS:
+            continue
+        key = f"{obj['apiVersion']}/{obj['kind']}"
+        assert key in schemas["schemas"], f"no schema for {key}"
+        schema = _strict({**copy.deepcopy(schemas["schemas"][key]), "definitions": schemas["definitions"]})
+        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=str)
+        assert not errors, f"{key} {obj['metadata']['name']}: " + "; ".join(
+            f"{e.message} at {list(e.path)}" for e in errors[:5]
+        )
+        checked.add(obj["kind"])
+    assert checked == CRD_KINDS, f"expected to check {CRD_KINDS}, checked {checked}"
+
+
+def test_the_route_is_only_rendered_where_the_route_api_exists():
+    assert not [o for o in render(openshift=False) if o["kind"] == "Route"]
+    assert [o for o in render() if o["kind"] == "Route"]
+
+
+@pytest.mark.parametrize("values", [[], ["scaled.yaml"]], ids=["defaults", "scaled"])
+def test_every_container_meets_openshift_restricted_v2(values: list[str]):
+    objects = render(*values)
+    pods = [(o, pod_spec(o)) for o in objects]
+    pods += [(o, o["spec"]) for o in objects if o["kind"] == "ServingRuntime"]
+    pods += [(o, o["spec"]["predictor"]) for o in objects if o["kind"] == "InferenceService"]
+    containers_seen = 0
+    for obj, spec in pods:
+        if spec is None:
+            continue
+        where = f"{obj['kind']} {obj['metadata']['name']}"
+        if obj["kind"] != "ServingRuntime":
+            pod_security = spec.get("securityContext", {})
+            assert pod_security.get("runAsNonRoot") is True, f"{where}: pod runAsNonRoot"
+            assert pod_security.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{where}: seccomp"
+            assert "runAsUser" not in pod_security and "fsGroup" not in pod_security, (
+                f"{where}: fixed UID/fsGroup"
+            )
+        for container in spec.get("containers", []):
+            containers_seen += 1
+            security = container.get("securityContext", {})
+            name = f"{where} container {container['name']}"
+            assert security.get("allowPrivilegeEscalation") is False, f"{name}: allowPrivilegeEscalation"
+            assert security.get("capabilities", {}).get("drop") == ["ALL"], f"{name}: capabilities"
+            assert security.get("runAsNonRoot") is True, f"{name}: runAsNonRoot"
+            assert "runAsUser" not in security, f"{name}: fixed runAsUser"
+            assert security.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{name}: seccomp"
+            assert "privileged" not in security or security["privileged"] is False, f"{name}: privileged"
+            if obj["kind"] != "ServingRuntime":
+                assert container.get("resources", {}).get("requests"), f"{name}: no resource requests"
+    assert containers_seen >= 4, f"only {containers_seen} containers checked"
+
+
+def test_no_secret_value_lands_in_a_configmap():
+    objects = render()
+    secrets = [
+        base64.b64decode(value).decode()
+        for o in objects
+        if o["kind"] == "Secret"
+        for value in o.get("data", {}).values()
+    ]
+    assert secrets and all(len(s) >= 32 for s in secrets), "expected generated secrets of 32+ characters"
+    for cm in (o for o in objects if o["kind"] == "ConfigMap"):
+        text = str(cm.get("data", {}))
+        for secret in secrets:
+            assert secret not in text, f"ConfigMap {cm['metadata']['name']} holds a secret value"
+
+
+def test_generated_master_key_looks_like_a_litellm_key():
+    secret = next(o for o in render() if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-litellm"))
+    assert base64.b64decode(secret["data"]["master-key"]).decode().startswith("sk-")
+
+
+def test_existing_secrets_are_used_and_none_generated():
+    objects = render("existing-secrets.yaml")
+    assert not [o for o in objects if o["kind"] == "Secret"], "a Secret was generated despite existingSecret"
+    text = str(objects)
+    assert "my-litellm-key" in text and "my-webui-key" in text
+
+
+def test_every_object_carries_the_common_labels_and_a_component():
+    for obj in render("scaled.yaml"):
+        labels = obj["metadata"].get("labels", {})
+        where = f"{obj['kind']} {obj['metadata']['name']}"
+        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by"):
+            assert key in labels, f"{where}: missing label {key}"
+        assert labels.get("app.kubernetes.io/component"), f"{where}: missing component label"
+
+
+@pytest.mark.parametrize(
+    ("sets", "set_json", "expected"),
+    [
+        ((), ('adapters=[{"rank": 8}]',), "missing property 'name'"),
+        (("litellm.replicas=zero",), (), "/litellm/replicas"),
+        (("colour=blue",), (), "additional properties 'colour' not allowed"),
+        (("adapters[0].name=Bad_Name!",), (), "/adapters/0/name"),
+        (("baseModel.storageUri=models/phi2",), (), "/baseModel/storageUri"),
+        ((), ('adapters=[{"name": "dcot"}]',), 'route "doctor" targets model "doctor", which is not served'),
+        ((), ('adapters=[{"name": "doctor"}, {"name": "doctor"}]',), '"doctor" is listed twice'),
+        (("router.virtualModel=phi2",), (), 'router.virtualModel "phi2" is also a served model'),
+        ((), ('adapters=[{"name": "doctor", "rank": 600}, {"name": "dcot"}]',), "/adapters/0/rank"),
+    ],
+    ids=[
+        "adapter-without-name",
+        "replicas-not-a-number",
+        "unknown-key",
+        "bad-adapter-name",
+        "storage-uri-without-scheme",
+        "route-to-unserved-model",
+        "duplicate-adapter",
+        "virtual-model-is-served",
+        "rank-too-large",
+    ],
+)
+def test_bad_values_fail_with_a_readable_message(
+    sets: tuple[str, ...], set_json: tuple[str, ...], expected: str
+):
+    error = render_error(*sets, set_json=set_json)
+    assert expected in error, f"expected {expected!r} in:\n{error}"

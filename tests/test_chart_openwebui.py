@@ -1,0 +1,41 @@
+"""The Open WebUI part of the chart: wired to LiteLLM with `auto` as the default model."""
+
+from __future__ import annotations
+
+from chart import find, render
+
+
+def env_of(objects: list[dict]) -> dict[str, dict]:
+    container = find(objects, "Deployment", "-open-webui")["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e for e in container["env"]}
+
+
+def test_open_webui_talks_to_litellm_with_the_master_key_and_defaults_to_auto():
+    objects = render()
+    env = env_of(objects)
+    litellm = find(objects, "Service", "-litellm")["metadata"]["name"]
+    assert env["OPENAI_API_BASE_URLS"]["value"] == f"http://{litellm}:4000/v1"
+    assert env["OPENAI_API_KEYS"]["valueFrom"]["secretKeyRef"]["key"] == "master-key"
+    assert env["DEFAULT_MODELS"]["value"] == "auto"
+    assert env["ENABLE_OLLAMA_API"]["value"] == "false"
+    assert env["WEBUI_AUTH"]["value"] == "true"
+    assert env["WEBUI_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "secret-key"
+
+
+def test_chats_live_on_a_persistent_volume():
+    objects = render()
+    pvc = find(objects, "PersistentVolumeClaim")
+    volumes = find(objects, "Deployment", "-open-webui")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": pvc["metadata"]["name"]}} in volumes
+
+
+def test_route_has_edge_tls_to_the_open_webui_service():
+    objects = render()
+    route = find(objects, "Route")
+    assert route["spec"]["to"]["name"] == find(objects, "Service", "-open-webui")["metadata"]["name"]
+    assert route["spec"]["tls"] == {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"}
+
+
+def test_open_webui_can_be_left_out():
+    objects = render(sets=("openWebui.enabled=false",))
+    assert not [o for o in objects if "open-webui" in o["metadata"]["name"]]
