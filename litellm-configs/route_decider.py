@@ -139,7 +139,7 @@ class RouteDecider:
         scores = {r: 0.0 for r in self._model_of}
         for choice in choices if isinstance(choices, list) else []:
             if choice.name in scores:
-                scores[choice.name] = float(choice.confidence)
+                scores[choice.name] = float(choice.confidence or 0.0)
         self._recent[text] = scores
         if len(self._recent) > 1024:
             self._recent.popitem(last=False)

@@ -41,7 +41,7 @@ class LiveRoutes:
         # The first load fails loudly: a proxy must not start with routes it cannot read.
         self.decider = RouteDecider(load_routes(self.path))
         self._checked_at = time.monotonic()
-        self._reload_task: asyncio.Task[None] | None = None
+        self._reload_task: asyncio.Task[bool] | None = None
 
     @property
     def config(self) -> RoutesConfig:
