@@ -43,7 +43,7 @@ test-fast: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check litellm-configs tests
 	$(VENV)/bin/ruff format --check litellm-configs tests
-	cd litellm-configs && ../$(VENV)/bin/mypy --config-file ../pyproject.toml *.py
+	cd litellm-configs && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache *.py
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(TOOLS) .pytest_cache .ruff_cache
