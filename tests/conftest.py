@@ -16,10 +16,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from chart import chart_file
+from chart import chart_file, find, render
 from route_config import RoutesConfig, load_routes
 from route_decider import RouteDecider
-from servers import LITELLM_BIN, ROOT, VLLM_PYTHON, Server, base_env, free_port
+from servers import LITELLM_BIN, OPEN_WEBUI_BIN, ROOT, VLLM_PYTHON, Server, base_env, free_port
 
 ADAPTERS = ("doctor", "dcot")
 BASE_MODEL = "phi2"
@@ -133,3 +133,48 @@ def api(proxy: Proxy) -> Iterator[openai.OpenAI]:
     client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=proxy.key, max_retries=0)
     yield client
     client.close()
+
+
+# This machine has no internet: Open WebUI must not try to fetch models or updates.
+OPEN_WEBUI_OFFLINE = {
+    "OFFLINE_MODE": "true",
+    "RAG_EMBEDDING_ENGINE": "openai",
+    "BYPASS_EMBEDDING_AND_RETRIEVAL": "true",
+    "ENABLE_PERSISTENT_CONFIG": "false",
+    "ENABLE_VERSION_UPDATE_CHECK": "false",
+    "ENABLE_TITLE_GENERATION": "false",
+    "ENABLE_TAGS_GENERATION": "false",
+    "ENABLE_FOLLOW_UP_GENERATION": "false",
+    "ENABLE_AUTOCOMPLETE_GENERATION": "false",
+}
+
+
+@pytest.fixture(scope="session")
+def open_webui(proxy: Proxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Real Open WebUI with the environment the chart deploys, pointed at the local proxy."""
+    if not OPEN_WEBUI_BIN.exists():
+        pytest.fail(f"{OPEN_WEBUI_BIN} is missing: run `make setup` first")
+    deployment = find(render(), "Deployment", "-open-webui")
+    chart_env = {
+        e["name"]: e["value"]
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        if "value" in e
+    }
+    workdir = tmp_path_factory.mktemp("open-webui")
+    port = free_port()
+    # The chart's settings, with this machine's paths, proxy and secrets in place of the cluster's.
+    local = {
+        "DATA_DIR": str(workdir / "data"),
+        "HOME": str(workdir),
+        "OPENAI_API_BASE_URLS": f"{proxy.url}/v1",
+        "OPENAI_API_KEYS": proxy.key,
+        "WEBUI_SECRET_KEY": secrets.token_urlsafe(32),
+    }
+    env = base_env(**{**chart_env, **OPEN_WEBUI_OFFLINE, **local})
+    cmd = [str(OPEN_WEBUI_BIN), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = Server("Open WebUI", cmd, env, workdir / "open-webui.log")
+    try:
+        server.wait_ready(f"http://127.0.0.1:{port}/health", timeout_s=180)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

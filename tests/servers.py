@@ -14,6 +14,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
 LITELLM_BIN = ROOT / ".venv" / "bin" / "litellm"
+OPEN_WEBUI_BIN = ROOT / ".venv-webui" / "bin" / "open-webui"
 
 
 def free_port() -> int:

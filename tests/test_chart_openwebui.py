@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from chart import find, render
+import json
+import re
+
+from chart import ROOT, find, render
 
 
 def env_of(objects: list[dict]) -> dict[str, dict]:
@@ -39,3 +42,18 @@ def test_route_has_edge_tls_to_the_open_webui_service():
 def test_open_webui_can_be_left_out():
     objects = render(sets=("openWebui.enabled=false",))
     assert not [o for o in objects if "open-webui" in o["metadata"]["name"]]
+
+
+def test_open_webui_sends_no_tools_the_models_cannot_use():
+    env = env_of(render())
+    assert json.loads(env["DEFAULT_MODEL_METADATA"]["value"]) == {"capabilities": {"builtin_tools": False}}
+    assert env["TASK_MODEL_EXTERNAL"]["value"] == "phi2", "titles and tags should not be routed"
+
+
+def test_chart_deploys_the_open_webui_release_the_end_to_end_test_runs():
+    tested = re.search(
+        r"^open-webui==(\S+)$", (ROOT / "tests/backend/requirements-webui.txt").read_text(), re.M
+    )
+    assert tested, "requirements-webui.txt does not pin open-webui"
+    image = find(render(), "Deployment", "-open-webui")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(f":v{tested.group(1)}"), f"chart deploys {image}, tests run {tested.group(1)}"
