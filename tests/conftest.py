@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 # Before anything imports litellm: otherwise it tries to fetch a cost map from the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -54,6 +55,18 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Vllm:
     api_base: str
     server: Server
+
+    def served(self, since: int = 0) -> list[tuple[str, str]]:
+        """(log line, model) for each request vLLM logged after character `since` of its log.
+
+        The model is the LoRA adapter's name, or the base model for requests without one.
+        """
+        lines = self.server.log_text()[since:].splitlines()
+        return [
+            (line, lora.group(1) if (lora := re.search(r"lora_name='([^']+)'", line)) else BASE_MODEL)
+            for line in lines
+            if "Received request" in line
+        ]
 
 
 @pytest.fixture(scope="session")

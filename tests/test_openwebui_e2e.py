@@ -59,15 +59,6 @@ def page(open_webui: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             browser.close()
 
 
-def vllm_adapters_since(vllm, offset: int) -> list[str]:
-    lines = vllm.server.log_text()[offset:].splitlines()
-    return [
-        (m.group(1) if (m := re.search(r"lora_name='([^']+)'", line)) else "phi2")
-        for line in lines
-        if "Received request" in line
-    ]
-
-
 def test_a_medical_question_typed_in_open_webui_is_answered_by_the_doctor_adapter(page: Page, vllm, proxy):
     dismiss = page.get_by_role("button", name=re.compile("Okay, Let's Go!"))
     if dismiss.count():
@@ -78,7 +69,7 @@ def test_a_medical_question_typed_in_open_webui_is_answered_by_the_doctor_adapte
     page.click("#send-message-button")
 
     deadline = time.monotonic() + 90
-    while not (served := vllm_adapters_since(vllm, offset)) and time.monotonic() < deadline:
+    while not (served := [model for _, model in vllm.served(since=offset)]) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert served, f"no request reached vLLM after sending the chat; proxy log:\n{proxy.server.tail()}"
     assert served[0] == "doctor", f"Open WebUI's chat was served by {served[0]!r}, expected doctor"

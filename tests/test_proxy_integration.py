@@ -30,10 +30,9 @@ def served_by_vllm(vllm, response_id: str, timeout_s: float = 10) -> str:
     request_id = response_id.removeprefix("chatcmpl-")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for line in vllm.server.log_text().splitlines():
-            if "Received request" in line and request_id in line:
-                lora = re.search(r"lora_name='([^']+)'", line)
-                return lora.group(1) if lora else "phi2"
+        for line, model in vllm.served():
+            if request_id in line:
+                return model
         time.sleep(0.2)
     raise AssertionError(f"vLLM never logged request {response_id}; log tail:\n{vllm.server.tail()}")
 
