@@ -8,14 +8,13 @@ names the file, the field and what is wrong, so an operator editing a ConfigMap 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 DEFAULT_ROUTES_FILE = Path(__file__).with_name("routes.yaml")
-DEFAULT_ENCODER_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 AGGREGATIONS = ("mean", "max", "sum")
 
 
@@ -25,7 +24,7 @@ class RoutesError(ValueError):
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    model: str = DEFAULT_ENCODER_MODEL
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
     # A folder holding model.onnx and the tokenizer files; None means the bundled model.
     path: str | None = None
     # Expected sha256 of <path>/model.onnx; the bundled model is always verified.
@@ -148,18 +147,21 @@ def _kind(value: Any) -> str:
 def parse_routes(data: Any, source: str = "<routes>") -> RoutesConfig:
     """Validate already-loaded YAML data; raises RoutesError naming the offending field."""
     r = _Reader(source)
+    # Defaults are stated once, on the dataclasses.
+    defaults: dict[str, Any] = {f.name: f.default for f in fields(RoutesConfig)}
+    encoder_defaults: dict[str, Any] = {f.name: f.default for f in fields(EncoderConfig)}
     top = r.mapping(data, "top level", _TOP_KEYS)
     encoder_data = r.mapping(top.get("encoder") or {}, "encoder", _ENCODER_KEYS)
     sha256 = r.optional_text(encoder_data, "sha256", "encoder.")
     if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)):
         raise r.fail("encoder.sha256", "must be 64 lowercase hex digits")
     encoder = EncoderConfig(
-        model=r.name(encoder_data, "model", "encoder.", DEFAULT_ENCODER_MODEL),
+        model=r.name(encoder_data, "model", "encoder.", encoder_defaults["model"]),
         path=r.optional_text(encoder_data, "path", "encoder."),
         sha256=sha256,
-        threads=r.integer(encoder_data, "threads", 1, 1, "encoder."),
+        threads=r.integer(encoder_data, "threads", encoder_defaults["threads"], 1, "encoder."),
     )
-    aggregation = top.get("aggregation", "sum")
+    aggregation = top.get("aggregation", defaults["aggregation"])
     if aggregation not in AGGREGATIONS:
         raise r.fail("aggregation", f"must be one of {', '.join(AGGREGATIONS)}, got {_kind(aggregation)}")
 
@@ -199,12 +201,12 @@ def parse_routes(data: Any, source: str = "<routes>") -> RoutesConfig:
         default_model=r.name(top, "default_model", ""),
         routes=tuple(routes),
         encoder=encoder,
-        threshold=r.required_number(top, "threshold", 0.3),
-        top_k=r.integer(top, "top_k", 5, 1),
+        threshold=r.required_number(top, "threshold", defaults["threshold"]),
+        top_k=r.integer(top, "top_k", defaults["top_k"], 1),
         aggregation=aggregation,
-        max_chars=r.integer(top, "max_chars", 2000, 16),
-        history_turns=r.integer(top, "history_turns", 2, 0),
-        history_weight=r.required_number(top, "history_weight", 0.6),
+        max_chars=r.integer(top, "max_chars", defaults["max_chars"], 16),
+        history_turns=r.integer(top, "history_turns", defaults["history_turns"], 0),
+        history_weight=r.required_number(top, "history_weight", defaults["history_weight"]),
     )
     if config.virtual_model in config.models:
         raise r.fail("virtual_model", f"{config.virtual_model!r} is also a route target; it must be virtual")

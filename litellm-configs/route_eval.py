@@ -114,13 +114,12 @@ def sweep_thresholds(report: Report) -> dict[str, float]:
     """
     config = report.config
     model_of = {r.name: r.model for r in config.routes}
-    pairs = [
+    # Single-turn items with the router's best route, whether or not it cleared its threshold.
+    best = [
         (i.expected, d.route, d.score)
         for i, d in zip(report.items, report.decisions, strict=True)
-        if len(i.messages) == 1 and d.score is not None
+        if len(i.messages) == 1 and d.route is not None and d.score is not None
     ]
-    # The router's best route per item, whether or not it cleared its threshold.
-    best = [(want, route, score) for want, route, score in pairs if route is not None]
     fitted: dict[str, float] = {}
     for route in config.routes:
         scores = sorted({s for _, r, s in best if r == route.name})
