@@ -12,12 +12,14 @@ import json
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 # LiteLLM loads this file by path, so its sibling modules are importable only from here.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
 
 from route_config import DEFAULT_ROUTES_FILE  # noqa: E402
@@ -28,6 +30,9 @@ from routing_metrics import DECISION_SECONDS, DECISIONS  # noqa: E402
 log = logging.getLogger("dynamic_model_router")
 ROUTE_METADATA_KEY = "semantic_route"
 ERROR = "error"
+# A client that sends this header with the value `open-webui` (the chart's Open WebUI does) gets
+# the routing decision as an Open WebUI status event before a streamed answer.
+NOTICE_HEADER = "x-semantic-route-notice"
 
 
 def _setup_logging() -> None:
@@ -70,6 +75,9 @@ class SemanticRouterHook(CustomLogger):
         if not isinstance(data.get("metadata"), dict):
             data["metadata"] = {}
         data["metadata"]["requested_model"] = virtual_model
+        # LiteLLM rewrites the response's `model` to the name the client asked for (`auto`);
+        # this flag, which LiteLLM's own complexity router sets too, keeps the model that answered.
+        data["metadata"][RETURN_RAW_MODEL_NAME_METADATA_KEY] = True
         data["metadata"][ROUTE_METADATA_KEY] = {
             "model": decision.model,
             "route": decision.route,
@@ -92,6 +100,18 @@ class SemanticRouterHook(CustomLogger):
         )
         return data
 
+    async def async_post_call_streaming_iterator_hook(
+        self, user_api_key_dict: Any, response: Any, request_data: dict
+    ) -> AsyncIterator[Any]:
+        route = _route(request_data)
+        if route is not None and _wants_notice(request_data):
+            # Raw SSE bytes pass through LiteLLM untouched; Open WebUI shows the event's text
+            # above the answer and reads the rest of the stream as usual.
+            event = {"type": "status", "data": {"description": f"Answered by {route['model']}", "done": True}}
+            yield f"data: {json.dumps({'event': event})}\n\n".encode()
+        async for chunk in response:
+            yield chunk
+
     async def async_post_call_response_headers_hook(
         self,
         data: dict,
@@ -100,14 +120,25 @@ class SemanticRouterHook(CustomLogger):
         request_headers: dict | None = None,
         litellm_call_info: Any = None,
     ) -> dict[str, str] | None:
-        metadata = data.get("metadata") if isinstance(data, dict) else None
-        route = metadata.get(ROUTE_METADATA_KEY) if isinstance(metadata, dict) else None
-        if not isinstance(route, dict):
+        route = _route(data)
+        if route is None:
             return None
         headers = {"x-semantic-route": route["model"], "x-semantic-route-reason": route["reason"]}
         if route["score"] is not None:
             headers["x-semantic-route-score"] = f"{route['score']:.4f}"
         return headers
+
+
+def _route(data: Any) -> dict | None:
+    """The decision the pre-call hook recorded in the request, if it routed it."""
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    route = metadata.get(ROUTE_METADATA_KEY) if isinstance(metadata, dict) else None
+    return route if isinstance(route, dict) else None
+
+
+def _wants_notice(data: dict) -> bool:
+    headers = (data.get("proxy_server_request") or {}).get("headers") or {}
+    return any(k.lower() == NOTICE_HEADER and v == "open-webui" for k, v in headers.items())
 
 
 _setup_logging()

@@ -24,10 +24,14 @@ def helm(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def render(
-    *values: str, sets: tuple[str, ...] = (), openshift: bool = True, show_only: str | None = None
+    *values: str,
+    sets: tuple[str, ...] = (),
+    openshift: bool = True,
+    show_only: str | None = None,
+    namespace: str = "demo",
 ) -> list[dict[str, Any]]:
-    """The objects `helm template` renders; values are file names in tests/chart-values."""
-    args = ["template", "router", str(CHART), "--namespace", "demo"]
+    """The objects `helm template` renders; values are file names in tests/chart-values (or paths)."""
+    args = ["template", "router", str(CHART), "--namespace", namespace]
     for name in values:
         args += ["-f", str(VALUES / name)]
     for item in sets:

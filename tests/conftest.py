@@ -1,4 +1,5 @@
-"""Shared fixtures: the default routes and decider, and the real servers (started once per session)."""
+"""Shared fixtures: the default routes and decider, and the local stack of real servers (started
+once per session, by the same launcher as `make up`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import re
 # Before anything imports litellm: otherwise it tries to fetch a cost map from the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,11 @@ from pathlib import Path
 import openai
 import pytest
 
-from chart import chart_file, find, render
 from route_config import RoutesConfig, load_routes
 from route_decider import RouteDecider
-from servers import LITELLM_BIN, OPEN_WEBUI_BIN, ROOT, VLLM_PYTHON, Server, base_env, free_port
+from servers import ROOT, base_env, free_port
+from stack.launcher import COMPONENTS, RunDir
 
-ADAPTERS = ("doctor", "dcot")
 BASE_MODEL = "phi2"
 
 
@@ -36,32 +36,81 @@ def decider(default_routes: RoutesConfig) -> RouteDecider:
     return RouteDecider(default_routes)
 
 
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny Phi base model and real LoRA adapters, generated offline."""
-    if not VLLM_PYTHON.exists():
-        pytest.fail(f"{VLLM_PYTHON} is missing: run `make setup` first")
-    out = tmp_path_factory.mktemp("tiny-phi")
-    subprocess.run(
-        [str(VLLM_PYTHON), str(ROOT / "tests" / "backend" / "make_tiny_phi.py"), str(out), *ADAPTERS],
-        env=base_env(),
-        check=True,
+class Log:
+    """A server's log file, as the local stack writes it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8", errors="replace")
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.text().splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    """The local stack as `make up` brings it up: its run directory, `.run/env` and what it printed."""
+
+    run_dir: Path
+    env: dict[str, str]
+    output: str
+
+    def log(self, name: str) -> Log:
+        return Log(RunDir(self.run_dir).log(name))
+
+
+def stack_command(run_dir: Path, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    """`python -m stack`, the launcher behind `make up` and `make down`."""
+    return subprocess.run(
+        [sys.executable, "-m", "stack", "--run-dir", str(run_dir), *args],
+        cwd=ROOT,
+        env=base_env(PYTHONPATH=str(ROOT / "tests")),
         capture_output=True,
+        text=True,
+        timeout=timeout_s,
     )
-    return out
+
+
+def free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole local stack, started exactly as `make up` starts it, on free ports."""
+    run_dir = tmp_path_factory.mktemp("run")
+    flags = [
+        arg
+        for name, port in zip(COMPONENTS, free_ports(len(COMPONENTS)), strict=True)
+        for arg in (f"--{name}-port", str(port))
+    ]
+    result = stack_command(run_dir, "up", *flags, timeout_s=1200)
+    if result.returncode != 0:
+        stack_command(run_dir, "down")
+        pytest.fail(f"the stack did not come up:\n{result.stdout}\n{result.stderr}")
+    env = dict(line.split("=", 1) for line in (run_dir / "env").read_text(encoding="utf-8").splitlines())
+    try:
+        yield Stack(run_dir, env, result.stdout)
+    finally:
+        stack_command(run_dir, "down")
 
 
 @dataclass
 class Vllm:
     api_base: str
-    server: Server
+    log: Log
 
     def served(self, since: int = 0) -> list[tuple[str, str]]:
         """(log line, model) for each request vLLM logged after character `since` of its log.
 
         The model is the LoRA adapter's name, or the base model for requests without one.
         """
-        lines = self.server.log_text()[since:].splitlines()
+        lines = self.log.text()[since:].splitlines()
         return [
             (line, lora.group(1) if (lora := re.search(r"lora_name='([^']+)'", line)) else BASE_MODEL)
             for line in lines
@@ -70,34 +119,8 @@ class Vllm:
 
 
 @pytest.fixture(scope="session")
-def vllm(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vllm]:
-    port = free_port()
-    cmd = [
-        str(VLLM_PYTHON),
-        "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--host=127.0.0.1",
-        f"--port={port}",
-        f"--model={tiny_models / 'base'}",
-        f"--served-model-name={BASE_MODEL}",
-        "--enable-lora",
-        "--max-lora-rank=8",
-        f"--max-loras={len(ADAPTERS)}",
-        "--lora-modules",
-        *(f"{name}={tiny_models / name}" for name in ADAPTERS),
-        "--max-model-len=512",
-        "--max-num-seqs=4",
-        "--kv-cache-memory-bytes=67108864",
-        # Logs each request's id and LoRA adapter (not its prompt at INFO): the tests'
-        # proof of which model vLLM really served.
-        "--enable-log-requests",
-    ]
-    server = Server("vLLM", cmd, base_env(), tmp_path_factory.mktemp("vllm-log") / "vllm.log")
-    try:
-        server.wait_ready(f"http://127.0.0.1:{port}/v1/models", timeout_s=300)
-        yield Vllm(f"http://127.0.0.1:{port}/v1", server)
-    finally:
-        server.stop()
+def vllm(stack: Stack) -> Vllm:
+    return Vllm(f"{stack.env['VLLM_URL']}/v1", stack.log("vllm"))
 
 
 @dataclass
@@ -107,37 +130,20 @@ class Proxy:
     routes_file: Path
     # The routes as deployed, to put back after a test edits them.
     routes_text: str
-    server: Server
+    log: Log
 
 
 @pytest.fixture(scope="session")
-def proxy(vllm: Vllm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """The real LiteLLM proxy with the proxy config and routes the chart deploys, and the hook."""
-    workdir = tmp_path_factory.mktemp("proxy")
-    config_file = workdir / "config.yaml"
-    config_file.write_text(
-        chart_file("litellm/litellm-config-configmap.yaml", "config.yaml"), encoding="utf-8"
+def proxy(stack: Stack) -> Proxy:
+    """The real LiteLLM proxy with the proxy config, plugin and routes the chart renders."""
+    routes_file = Path(stack.env["ROUTES_FILE"])
+    return Proxy(
+        stack.env["LITELLM_URL"],
+        stack.env["LITELLM_MASTER_KEY"],
+        routes_file,
+        routes_file.read_text(encoding="utf-8"),
+        stack.log("litellm"),
     )
-    routes_file = workdir / "routes.yaml"
-    routes_text = chart_file("litellm/litellm-routes-configmap.yaml", "routes.yaml")
-    routes_file.write_text(routes_text, encoding="utf-8")
-    port = free_port()
-    key = "sk-" + secrets.token_urlsafe(24)
-    env = base_env(
-        VLLM_API_BASE=vllm.api_base,
-        VLLM_API_KEY="unused",
-        LITELLM_MASTER_KEY=key,
-        SEMANTIC_ROUTES_FILE=str(routes_file),
-        # As in the pod: the plugin modules are importable by name.
-        PYTHONPATH=str(ROOT / "litellm-configs"),
-    )
-    cmd = [str(LITELLM_BIN), "--config", str(config_file), "--host", "127.0.0.1", "--port", str(port)]
-    server = Server("LiteLLM", cmd, env, workdir / "litellm.log")
-    try:
-        server.wait_ready(f"http://127.0.0.1:{port}/health/liveliness", timeout_s=120)
-        yield Proxy(f"http://127.0.0.1:{port}", key, routes_file, routes_text, server)
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -148,46 +154,6 @@ def api(proxy: Proxy) -> Iterator[openai.OpenAI]:
     client.close()
 
 
-# This machine has no internet: Open WebUI must not try to fetch models or updates.
-OPEN_WEBUI_OFFLINE = {
-    "OFFLINE_MODE": "true",
-    "RAG_EMBEDDING_ENGINE": "openai",
-    "BYPASS_EMBEDDING_AND_RETRIEVAL": "true",
-    "ENABLE_PERSISTENT_CONFIG": "false",
-    "ENABLE_VERSION_UPDATE_CHECK": "false",
-    "ENABLE_TITLE_GENERATION": "false",
-    "ENABLE_TAGS_GENERATION": "false",
-    "ENABLE_FOLLOW_UP_GENERATION": "false",
-    "ENABLE_AUTOCOMPLETE_GENERATION": "false",
-}
-
-
-@pytest.fixture(scope="session")
-def open_webui(proxy: Proxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Real Open WebUI with the environment the chart deploys, pointed at the local proxy."""
-    if not OPEN_WEBUI_BIN.exists():
-        pytest.fail(f"{OPEN_WEBUI_BIN} is missing: run `make setup` first")
-    deployment = find(render(), "Deployment", "-open-webui")
-    chart_env = {
-        e["name"]: e["value"]
-        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        if "value" in e
-    }
-    workdir = tmp_path_factory.mktemp("open-webui")
-    port = free_port()
-    # The chart's settings, with this machine's paths, proxy and secrets in place of the cluster's.
-    local = {
-        "DATA_DIR": str(workdir / "data"),
-        "HOME": str(workdir),
-        "OPENAI_API_BASE_URLS": f"{proxy.url}/v1",
-        "OPENAI_API_KEYS": proxy.key,
-        "WEBUI_SECRET_KEY": secrets.token_urlsafe(32),
-    }
-    env = base_env(**{**chart_env, **OPEN_WEBUI_OFFLINE, **local})
-    cmd = [str(OPEN_WEBUI_BIN), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = Server("Open WebUI", cmd, env, workdir / "open-webui.log")
-    try:
-        server.wait_ready(f"http://127.0.0.1:{port}/health", timeout_s=180)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests marked `last` stop the shared stack, so they run after everything else.
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)

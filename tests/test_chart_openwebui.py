@@ -6,6 +6,7 @@ import json
 import re
 
 from chart import ROOT, find, render
+from custom_router import NOTICE_HEADER
 
 
 def env_of(objects: list[dict]) -> dict[str, dict]:
@@ -57,3 +58,9 @@ def test_chart_deploys_the_open_webui_release_the_end_to_end_test_runs():
     assert tested, "requirements-webui.txt does not pin open-webui"
     image = find(render(), "Deployment", "-open-webui")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.endswith(f":v{tested.group(1)}"), f"chart deploys {image}, tests run {tested.group(1)}"
+
+
+def test_open_webui_asks_the_router_for_the_answered_by_status_line():
+    configs = json.loads(env_of(render())["OPENAI_API_CONFIGS"]["value"])
+    headers = {k.lower(): v for k, v in configs["0"]["headers"].items()}
+    assert headers.get(NOTICE_HEADER) == "open-webui", configs

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from litellm.proxy.common_request_processing import should_return_raw_model_name
 
 import custom_router
 from custom_router import ROUTE_METADATA_KEY, proxy_handler_instance
@@ -97,3 +98,42 @@ def test_response_headers_name_the_routed_model_reason_and_score():
 def test_unrouted_requests_get_no_route_headers():
     data = {"model": "doctor", "messages": [{"role": "user", "content": MEDICAL}]}
     assert asyncio.run(proxy_handler_instance.async_post_call_response_headers_hook(data, None, None)) is None
+
+
+def streamed(data: dict) -> list[object]:
+    async def upstream():
+        for chunk in ("chunk-1", "chunk-2"):
+            yield chunk
+
+    async def collect() -> list[object]:
+        hook = proxy_handler_instance.async_post_call_streaming_iterator_hook(None, upstream(), data)
+        return [item async for item in hook]
+
+    return asyncio.run(collect())
+
+
+def test_routed_answers_keep_the_answering_model_in_the_response_model_field():
+    data = pre_call({"model": "auto", "messages": [{"role": "user", "content": MEDICAL}]})
+    assert should_return_raw_model_name(data), "LiteLLM would rename the answer's model to `auto`"
+
+
+def test_open_webui_gets_an_answered_by_status_event_before_a_routed_stream():
+    data = pre_call({"model": "auto", "messages": [{"role": "user", "content": MEDICAL}]})
+    data["proxy_server_request"] = {"headers": {"X-Semantic-Route-Notice": "open-webui"}}
+    first, *rest = streamed(data)
+    assert isinstance(first, bytes) and first.startswith(b"data: ") and first.endswith(b"\n\n"), first
+    event = json.loads(first.removeprefix(b"data: "))["event"]
+    assert event == {"type": "status", "data": {"description": "Answered by doctor", "done": True}}
+    assert rest == ["chunk-1", "chunk-2"], "the answer itself must stream through unchanged"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"model": "auto", "messages": [{"role": "user", "content": MEDICAL}]},
+        {"model": "doctor", "proxy_server_request": {"headers": {"x-semantic-route-notice": "open-webui"}}},
+    ],
+    ids=["client-did-not-ask", "request-was-not-routed"],
+)
+def test_streams_carry_no_status_event_unless_routed_and_asked_for(data: dict):
+    assert streamed(pre_call(data)) == ["chunk-1", "chunk-2"]

@@ -1,17 +1,19 @@
-"""A person chats in Open WebUI with `auto`, in a real headless Chromium, and a medical
-question is answered by the `doctor` adapter: proven from vLLM's own request log."""
+"""A person chats in Open WebUI with `auto`, in a real headless Chromium, on the stack `make up`
+starts: a health question, a maths word problem and a general request each get an answer, and
+vLLM's own request log proves they were served by `doctor`, `dcot` and the base model.
+Screenshots of each answered chat land in test-artifacts/."""
 
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+
+from servers import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -27,50 +29,67 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-QUESTION = "My ankle is swollen and bruised since I twisted it yesterday, should I get an x-ray?"
+ARTIFACTS = ROOT / "test-artifacts"
+CHATS = [
+    (
+        "health",
+        "My ankle is swollen and bruised since I twisted it yesterday, should I get an x-ray?",
+        "doctor",
+    ),
+    (
+        "maths",
+        "A baker makes 14 loaves an hour for 6 hours and sells them at $3 each. What does she earn?",
+        "dcot",
+    ),
+    ("general", "Write a short friendly message inviting my neighbours to a barbecue on Saturday.", "phi2"),
+]
 
 
 @pytest.fixture(scope="module")
-def page(open_webui: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+def page(stack) -> Iterator[Page]:
+    """Chromium, logged in to Open WebUI as the admin `make up` printed."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make setup` first")
-    email, password = "admin@example.com", secrets.token_urlsafe(16)
-    # The first account becomes the admin.
-    signup = httpx.post(
-        f"{open_webui}/api/v1/auths/signup",
-        json={"name": "Admin", "email": email, "password": password},
-        timeout=60,
-    )
-    assert signup.status_code == 200, signup.text
+    assert f"Admin login: {stack.env['OPEN_WEBUI_ADMIN_EMAIL']} / " in stack.output, stack.output
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         page.set_default_timeout(60_000)
-        page.goto(f"{open_webui}/auth")
-        page.fill("#email", email)
-        page.fill("#password", password)
+        page.goto(f"{stack.env['OPEN_WEBUI_URL']}/auth")
+        page.fill("#email", stack.env["OPEN_WEBUI_ADMIN_EMAIL"])
+        page.fill("#password", stack.env["OPEN_WEBUI_ADMIN_PASSWORD"])
         page.click("button[type=submit]")
         page.wait_for_selector("#chat-input")
+        dismiss = page.get_by_role("button", name=re.compile("Okay, Let's Go!"))
+        if dismiss.count():
+            dismiss.click()
         try:
             yield page
         finally:
-            page.screenshot(path=str(tmp_path_factory.mktemp("screens") / "last.png"))
             browser.close()
 
 
-def test_a_medical_question_typed_in_open_webui_is_answered_by_the_doctor_adapter(page: Page, vllm, proxy):
-    dismiss = page.get_by_role("button", name=re.compile("Okay, Let's Go!"))
-    if dismiss.count():
-        dismiss.click()
+@pytest.mark.parametrize(("name", "question", "expected"), CHATS, ids=[c[0] for c in CHATS])
+def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model(
+    page: Page, stack, vllm, proxy, name: str, question: str, expected: str
+):
+    page.goto(stack.env["OPEN_WEBUI_URL"])  # a new chat each time
     expect(page.locator("#model-selector-model-button")).to_contain_text("auto")
-    offset = len(vllm.server.log_text())
-    page.fill("#chat-input", QUESTION)
+    offset = len(vllm.log.text())
+    page.fill("#chat-input", question)
     page.click("#send-message-button")
 
     deadline = time.monotonic() + 90
     while not (served := [model for _, model in vllm.served(since=offset)]) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert served, f"no request reached vLLM after sending the chat; proxy log:\n{proxy.server.tail()}"
-    assert served[0] == "doctor", f"Open WebUI's chat was served by {served[0]!r}, expected doctor"
-    expect(page.locator(".chat-assistant, [id^=message-]").last).to_be_visible()
+    assert served, f"no request reached vLLM after sending the chat; proxy log:\n{proxy.log.tail()}"
+    assert served == [expected], f"Open WebUI's {name} chat was served by {served}, expected {expected}"
+
+    # The person sees who answered, and an answer: the router's status line, then the reply text.
+    expect(page.get_by_text(f"Answered by {expected}")).to_be_visible(timeout=90_000)
+    reply = page.locator("#response-content-container").last
+    expect(reply).to_have_text(re.compile(r"\w{3,}"), timeout=180_000)
+    # Generation is over when the answer's action buttons (Regenerate among them) appear.
+    expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=180_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"open-webui-{name}.png"))

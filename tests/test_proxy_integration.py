@@ -1,5 +1,5 @@
 """The real LiteLLM proxy with the project's config and hook, in front of a real vLLM
-serving a tiny Phi model with real LoRA adapters. vLLM's own request log proves which
+serving SmolLM2 with real LoRA adapters, all as `make up` starts them. vLLM's own request log proves which
 model actually served each request."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def served_by_vllm(vllm, response_id: str, timeout_s: float = 10) -> str:
             if request_id in line:
                 return model
         time.sleep(0.2)
-    raise AssertionError(f"vLLM never logged request {response_id}; log tail:\n{vllm.server.tail()}")
+    raise AssertionError(f"vLLM never logged request {response_id}; log tail:\n{vllm.log.tail()}")
 
 
 def test_models_endpoint_lists_the_virtual_base_and_adapter_models(api):
@@ -50,6 +50,9 @@ def test_models_endpoint_lists_the_virtual_base_and_adapter_models(api):
 def test_auto_requests_reach_vllm_as_the_routed_model(api, vllm, text: str, expected: str):
     headers, completion = chat(api, "auto", text)
     assert headers.get("x-semantic-route") == expected, dict(headers)
+    assert completion.model == expected, (
+        f"the response names {completion.model!r}, not the model that answered"
+    )
     assert completion.usage is not None and completion.usage.completion_tokens > 0
     assert served_by_vllm(vllm, completion.id) == expected
 
@@ -67,6 +70,7 @@ def test_streaming_auto_requests_are_routed_and_stream_chunks(api, vllm):
         assert response.headers.get("x-semantic-route") == "dcot", dict(response.headers)
         chunks = list(response.parse())
     assert len(chunks) >= 2, chunks
+    assert {chunk.model for chunk in chunks} == {"dcot"}, "streamed chunks must name the model that answered"
     assert served_by_vllm(vllm, chunks[0].id) == "dcot"
 
 
@@ -108,7 +112,7 @@ def test_malformed_auto_requests_get_an_error_and_the_proxy_keeps_serving(
 def test_proxy_log_records_decisions_but_never_the_prompt(api, proxy):
     canary = "Zanthoria-7731"
     chat(api, "auto", f"My name is {canary} and I get migraines with flashing lights, what helps?")
-    log = proxy.server.log_text()
+    log = proxy.log.text()
     assert '"event": "route_decision"' in log, "no structured decision line in the proxy log"
     for secret in (canary, "migraines with flashing lights", proxy.key):
         assert secret not in log, f"{secret!r} leaked into the proxy log"

@@ -1,4 +1,5 @@
-"""Editing the routes file under the running proxy changes routing without a restart."""
+"""Editing the live routes file (`make edit-routes`, `oc edit configmap` on the cluster) changes
+routing for the next request, without a restart; a broken edit changes nothing."""
 
 from __future__ import annotations
 
@@ -11,50 +12,60 @@ import yaml
 
 pytestmark = pytest.mark.integration
 
-MEDICAL = [{"role": "user", "content": "I have had a dry cough and a fever for four days, should I worry?"}]
+MEDICAL = "I have had a dry cough and a fever for four days, should I worry?"
+PUPPY = "Hey! Can you suggest a fun name for my new puppy?"
+# Written for this test: pet naming as a dcot topic, enough to outvote the general route.
+PET_NAMING = [
+    "What should I name my new puppy?",
+    "Give me some fun names for a dog.",
+    "Help me choose a name for my new pet.",
+    "Suggest cute names for a puppy.",
+]
 
 
-def routed_model(api: openai.OpenAI) -> str | None:
-    response = api.chat.completions.with_raw_response.create(model="auto", messages=MEDICAL, max_tokens=2)
+def routed_model(api: openai.OpenAI, text: str = MEDICAL) -> str | None:
+    response = api.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": text}], max_tokens=2
+    )
     return response.headers.get("x-semantic-route")
 
 
-def wait_for_route(api, proxy, expected: str, timeout_s: float = 60) -> None:
+def wait_for_route(api, proxy, expected: str, text: str = MEDICAL, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     seen = None
     while time.monotonic() < deadline:
-        seen = routed_model(api)
+        seen = routed_model(api, text)
         if seen == expected:
             return
         time.sleep(0.5)
-    raise AssertionError(
-        f"routing never changed to {expected!r} (last: {seen!r}); log:\n{proxy.server.tail()}"
-    )
+    raise AssertionError(f"routing never changed to {expected!r} (last: {seen!r}); log:\n{proxy.log.tail()}")
 
 
 @pytest.fixture
 def restore_routes(api, proxy):
     yield proxy.routes_file
     proxy.routes_file.write_text(proxy.routes_text, encoding="utf-8")
-    wait_for_route(api, proxy, "doctor")
+    wait_for_route(api, proxy, "phi2", PUPPY)
 
 
-def test_editing_the_routes_file_changes_routing_without_a_restart(api, proxy, restore_routes):
-    assert routed_model(api) == "doctor"
+def test_new_utterances_in_the_live_routes_file_move_the_next_request_without_a_restart(
+    api, proxy, restore_routes
+):
+    assert routed_model(api, PUPPY) == "phi2", "the puppy question should start on the base model"
     routes = yaml.safe_load(restore_routes.read_text(encoding="utf-8"))
-    for route in routes["routes"]:
-        if route["model"] == "doctor":
-            route["model"] = "dcot"
+    [dcot] = [route for route in routes["routes"] if route["model"] == "dcot"]
+    dcot["utterances"] += PET_NAMING
     restore_routes.write_text(yaml.safe_dump(routes), encoding="utf-8")
-    wait_for_route(api, proxy, "dcot")
-    assert "routes reloaded from" in proxy.server.log_text()
+    wait_for_route(api, proxy, "dcot", PUPPY)
+    assert "routes reloaded from" in proxy.log.text()
+    assert routed_model(api) == "doctor", "an unrelated question moved with the edit"
 
 
 def test_a_broken_routes_edit_is_logged_and_routing_keeps_working(api, proxy, restore_routes):
     restore_routes.write_text("routes: [\n  - name: doctor\n", encoding="utf-8")
     deadline = time.monotonic() + 60
-    while "routes reload failed" not in proxy.server.log_text():
-        assert time.monotonic() < deadline, f"broken edit never reported; log:\n{proxy.server.tail()}"
+    while "routes reload failed" not in proxy.log.text():
+        assert time.monotonic() < deadline, f"broken edit never reported; log:\n{proxy.log.tail()}"
         assert routed_model(api) == "doctor"
         time.sleep(0.5)
     assert routed_model(api) == "doctor"
