@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ class SemanticRouterHook(CustomLogger):
 
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         route = _route(request_data)
         if route is not None and _wants_notice(request_data):
             # Raw SSE bytes pass through LiteLLM untouched; Open WebUI shows the event's text
