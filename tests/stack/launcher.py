@@ -363,7 +363,11 @@ def local_processes(
 def up(settings: Settings) -> dict[str, str]:
     run = RunDir(settings.run_dir)
     total = time.monotonic()
-    already = {name for name in COMPONENTS if running(run, name)}
+    already = {name: record for name in COMPONENTS if (record := running(run, name))}
+    for name, record in already.items():
+        if record["port"] != settings.ports[name]:
+            say(f"==> {name} already runs on port {record['port']}; `make down` first to move it")
+            settings.ports[name] = record["port"]
     for name in COMPONENTS:
         if name not in already and not port_free(settings.ports[name]):
             raise StackError(
@@ -384,7 +388,7 @@ def up(settings: Settings) -> dict[str, str]:
     processes = local_processes(settings, run, objects, secret_values, model)
     for name in COMPONENTS:
         if name in already:
-            say(f"==> {name}: already running (pid {running(run, name)['pid']})")  # type: ignore[index]
+            say(f"==> {name}: already running (pid {already[name]['pid']})")
         else:
             start(run, processes[name])
             say(f"==> starting {name} on 127.0.0.1:{processes[name].port} (log: {run.log(name)})")
