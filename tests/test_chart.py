@@ -161,6 +161,9 @@ def test_every_object_carries_the_common_labels_and_a_component():
         ((), ('adapters=[{"name": "doctor"}, {"name": "doctor"}]',), '"doctor" is listed twice'),
         (("router.virtualModel=phi2",), (), 'router.virtualModel "phi2" is also a served model'),
         ((), ('adapters=[{"name": "doctor", "rank": 600}, {"name": "dcot"}]',), "/adapters/0/rank"),
+        (("vllm.image.digest=sha256:abc",), (), "/vllm/image/digest"),
+        (("vllm.image.digest=",), (), "vllm.image: set digest (preferred) or tag"),
+        (("vllm.replicas=0",), (), "/vllm/replicas"),
     ],
     ids=[
         "adapter-without-name",
@@ -172,6 +175,9 @@ def test_every_object_carries_the_common_labels_and_a_component():
         "duplicate-adapter",
         "virtual-model-is-served",
         "rank-too-large",
+        "image-digest-malformed",
+        "image-neither-digest-nor-tag",
+        "no-vllm-replicas",
     ],
 )
 def test_bad_values_fail_with_a_readable_message(

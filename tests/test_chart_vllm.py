@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlparse
+
 from chart import find, render
 
 
@@ -76,3 +79,35 @@ def test_only_litellm_may_reach_vllm():
     [rule] = policy["spec"]["ingress"]
     [source] = rule["from"]
     assert source["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "litellm"
+
+
+def test_litellm_calls_vllm_pods_on_the_serving_runtime_container_port():
+    objects = render()
+    container = find(objects, "ServingRuntime")["spec"]["containers"][0]
+    [port] = container["ports"]
+    assert f"--port={port['containerPort']}" in container["args"]
+    service = find(objects, "Service", "-vllm-api")
+    [service_port] = service["spec"]["ports"]
+    assert service_port["port"] == service_port["targetPort"] == port["containerPort"], service_port
+    # KServe's pod label, the same pods the NetworkPolicy lets LiteLLM reach, on the same port.
+    policy = find(objects, "NetworkPolicy", "-vllm")
+    assert service["spec"]["selector"] == policy["spec"]["podSelector"]["matchLabels"]
+    assert policy["spec"]["ingress"][0]["ports"][0]["port"] == port["containerPort"]
+    litellm = find(objects, "Deployment", "-litellm")["spec"]["template"]["spec"]["containers"][0]
+    url = urlparse(next(e["value"] for e in litellm["env"] if e["name"] == "VLLM_API_BASE"))
+    assert url.hostname == f"{service['metadata']['name']}.demo.svc", url
+    assert url.port == port["containerPort"], f"LiteLLM calls port {url.port}, vLLM listens on {port}"
+
+
+def test_vllm_image_is_openshift_ais_own_runtime_image_pinned_by_digest():
+    runtime = find(render(), "ServingRuntime")
+    image = runtime["spec"]["containers"][0]["image"]
+    assert re.fullmatch(r"quay\.io/modh/vllm@sha256:[0-9a-f]{64}", image), image
+    assert runtime["metadata"]["annotations"]["opendatahub.io/runtime-version"].startswith("v0.")
+    tagged = find(render(sets=("vllm.image.digest=", "vllm.image.tag=my-build")), "ServingRuntime")
+    assert tagged["spec"]["containers"][0]["image"] == "quay.io/modh/vllm:my-build"
+
+
+def test_vllm_replicas_come_from_values():
+    predictor = find(render(sets=("vllm.replicas=3",)), "InferenceService")["spec"]["predictor"]
+    assert predictor["minReplicas"] == predictor["maxReplicas"] == 3

@@ -13,7 +13,15 @@ import yaml
 from chart import render
 from conftest import free_ports, stack_command
 from stack import pods
-from stack.launcher import COMPONENTS, LOCAL_MODEL_CACHE, LOCAL_MODEL_VALUES, RunDir, live_members, port_free
+from stack.launcher import (
+    COMPONENTS,
+    LOCAL_MODEL_CACHE,
+    LOCAL_MODEL_VALUES,
+    NAMESPACE,
+    RunDir,
+    live_members,
+    port_free,
+)
 
 ENV_KEYS = {
     "OPEN_WEBUI_URL",
@@ -35,7 +43,7 @@ def cmdline(pid: int) -> list[str]:
 
 
 def rendered(kind: str, component: str) -> dict:
-    return pods.find(render(str(LOCAL_MODEL_VALUES), namespace="local"), kind, component)
+    return pods.find(render(str(LOCAL_MODEL_VALUES), namespace=NAMESPACE), kind, component)
 
 
 # --- pure translation rules ----------------------------------------------------------------------
@@ -111,7 +119,7 @@ def test_vllm_runs_the_serving_runtime_arguments_with_only_the_documented_swaps(
 
 @pytest.mark.integration
 def test_litellm_runs_the_config_plugin_and_routes_the_chart_renders(stack):
-    objects = render(str(LOCAL_MODEL_VALUES), namespace="local")
+    objects = render(str(LOCAL_MODEL_VALUES), namespace=NAMESPACE)
     pod = pods.find(objects, "Deployment", "litellm")["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     folder = RunDir(stack.run_dir).component("litellm")

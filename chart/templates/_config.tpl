@@ -28,8 +28,16 @@ arguments, LiteLLM's model list and fallbacks, and the routes the router may cho
 {{- $size }}
 {{- end }}
 
+{{/*
+The port vLLM listens on in its container, as in OpenShift AI's own vLLM runtime. LiteLLM calls
+the pods on it through the chart's Service (vllm-service.yaml): KServe's `<isvc>-predictor`
+Service is headless by default from OpenShift AI 2.19 (only the pod port answers) and has only
+port 80 otherwise, so no one URL through it works on every cluster.
+*/}}
+{{- define "dmr.vllm.port" -}}8080{{- end }}
+
 {{- define "dmr.vllmArgs" -}}
-- --port=8080
+- --port={{ include "dmr.vllm.port" . }}
 - --model=/mnt/models
 - --served-model-name={{ .Values.baseModel.name }}
 - --max-model-len={{ .Values.vllm.maxModelLen }}

@@ -52,6 +52,8 @@ COMPONENTS = ("vllm", "litellm", "open-webui")
 PORT_VARIABLES = {"vllm": "VLLM_PORT", "litellm": "PROXY_PORT", "open-webui": "UI_PORT"}
 READY_TIMEOUT_S = {"vllm": 600, "litellm": 300, "open-webui": 300}
 HEARTBEAT_S = 15
+# The namespace the chart is rendered for; its Service host names become local URLs.
+NAMESPACE = "local"
 
 
 class StackError(Exception):
@@ -304,13 +306,13 @@ def local_processes(
     ports = settings.ports
     vllm_url = f"http://127.0.0.1:{ports['vllm']}"
     proxy_url = f"http://127.0.0.1:{ports['litellm']}"
-    namespace = "local"
-    isvc = pods.find(objects, "InferenceService", "vllm")["metadata"]["name"]
-    proxy_service = pods.find(objects, "Service", "litellm")["metadata"]["name"]
+    local_url = {"vllm": vllm_url, "litellm": proxy_url}
     urls = {
-        f"{isvc}-predictor.{namespace}.svc.cluster.local": vllm_url,
-        f"{proxy_service}.{namespace}.svc.cluster.local": proxy_url,
-        proxy_service: proxy_url,
+        host: local_url[component]
+        for service in objects
+        if service["kind"] == "Service"
+        and (component := service["metadata"]["labels"]["app.kubernetes.io/component"]) in local_url
+        for host in pods.service_hosts(service["metadata"]["name"], NAMESPACE)
     }
 
     runtime = pods.find(objects, "ServingRuntime", "vllm")["spec"]
@@ -381,7 +383,7 @@ def up(settings: Settings) -> dict[str, str]:
     files = values_files(settings)
     objects = timed(
         f"rendering the chart (helm template{''.join(f' -f {f}' for f in files)})",
-        lambda: render(*(str(f.resolve()) for f in files), openshift=False, namespace="local"),
+        lambda: render(*(str(f.resolve()) for f in files), openshift=False, namespace=NAMESPACE),
     )
     model = settings.model_dir.resolve() if settings.model_dir else local_model(adapters(files))
     secret_values = load_secrets(run, objects)

@@ -91,6 +91,11 @@ def mount_volumes(
     return paths, list(paths.values()), files
 
 
+def service_hosts(name: str, namespace: str) -> tuple[str, ...]:
+    """The names a Service answers to in cluster DNS, from inside its namespace."""
+    return (name, f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local")
+
+
 def localize(text: str, paths: dict[str, Path], urls: dict[str, str]) -> str:
     """`text` with mount paths replaced by local folders and Service URLs by local URLs."""
     if paths:
