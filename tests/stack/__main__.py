@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
-from .launcher import COMPONENTS, PORT_VARIABLES, Settings, StackError, down, follow_decisions, status, up
+from .launcher import (
+    COMPONENTS,
+    PORT_VARIABLES,
+    Settings,
+    StackError,
+    down,
+    follow_decisions,
+    model_dir,
+    status,
+    up,
+)
 
 DEFAULT_PORTS = {"vllm": 8000, "litellm": 4000, "open-webui": 8080}
 
@@ -20,9 +31,11 @@ def main(argv: list[str]) -> int:
         start.add_argument(
             f"--{name}-port", type=int, default=DEFAULT_PORTS[name], help=f"make's {PORT_VARIABLES[name]}"
         )
-    start.add_argument("--model-dir", type=Path, help="base model folder (default: make SmolLM2 locally)")
+    model = commands.add_parser("model", help="print the model folder `up` serves (making it if need be)")
+    for command in (start, model):
+        command.add_argument("--model-dir", type=Path, help="base model folder (default: SmolLM2, made here)")
+        command.add_argument("--values", type=Path, action="append", default=[], help="more values files")
     start.add_argument("--adapters-dir", type=Path, help="folder with one sub-folder per adapter")
-    start.add_argument("--values", type=Path, action="append", default=[], help="more chart values files")
     commands.add_parser("down", help="stop what `up` started")
     commands.add_parser("status", help="which components run; exit 1 unless all do")
     commands.add_parser("decisions", help="follow the routing decisions in the proxy log")
@@ -31,6 +44,11 @@ def main(argv: list[str]) -> int:
         if args.command == "up":
             ports = {name: getattr(args, f"{name.replace('-', '_')}_port") for name in COMPONENTS}
             up(Settings(args.run_dir, ports, args.model_dir, args.adapters_dir, tuple(args.values)))
+        elif args.command == "model":
+            # Progress to stderr: stdout is only the folder, for `$(python -m stack model)`.
+            with contextlib.redirect_stdout(sys.stderr):
+                folder = model_dir(Settings(args.run_dir, {}, args.model_dir, values=tuple(args.values)))
+            print(folder)
         elif args.command == "down":
             down(args.run_dir)
         elif args.command == "status":

@@ -282,6 +282,13 @@ def local_model(adapter_list: list[dict[str, Any]]) -> Path:
     return LOCAL_MODEL_CACHE
 
 
+def model_dir(settings: Settings) -> Path:
+    """The base model folder vLLM serves: the person's, or the local SmolLM2 (made if need be)."""
+    if settings.model_dir:
+        return settings.model_dir.resolve()
+    return local_model(adapters(values_files(settings)))
+
+
 def load_secrets(run: RunDir, objects: pods.Objects) -> dict[str, dict[str, str]]:
     """The chart's Secrets as it generated them on the first start, kept like its `lookup` keeps
     them on upgrade; and the Open WebUI admin's login. Readable by the owner only."""
@@ -385,7 +392,7 @@ def up(settings: Settings) -> dict[str, str]:
         f"rendering the chart (helm template{''.join(f' -f {f}' for f in files)})",
         lambda: render(*(str(f.resolve()) for f in files), openshift=False, namespace=NAMESPACE),
     )
-    model = settings.model_dir.resolve() if settings.model_dir else local_model(adapters(files))
+    model = model_dir(settings)
     secret_values = load_secrets(run, objects)
     processes = local_processes(settings, run, objects, secret_values, model)
     for name in COMPONENTS:
