@@ -19,9 +19,11 @@ from typing import Any
 # LiteLLM loads this file by path, so its sibling modules are importable only from here.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fastapi import HTTPException  # noqa: E402
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
 
+import request_checks  # noqa: E402
 from route_config import DEFAULT_ROUTES_FILE  # noqa: E402
 from route_decider import Decision  # noqa: E402
 from routes_reloader import LiveRoutes  # noqa: E402
@@ -33,6 +35,8 @@ ERROR = "error"
 # A client that sends this header with the value `open-webui` (the chart's Open WebUI does) gets
 # the routing decision as an Open WebUI status event before a streamed answer.
 NOTICE_HEADER = "x-semantic-route-notice"
+# LiteLLM's call types for /chat/completions, whose messages are checked before anything else.
+CHAT_CALLS = ("completion", "acompletion")
 
 
 def _setup_logging() -> None:
@@ -59,8 +63,12 @@ class SemanticRouterHook(CustomLogger):
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any
     ) -> dict:
+        if not isinstance(data, dict):
+            return data
+        if call_type in CHAT_CALLS and (found := request_checks.problem(data)):
+            raise HTTPException(status_code=400, detail=f"invalid chat request: {found}")
         virtual_model = self.routes.config.virtual_model
-        if not isinstance(data, dict) or data.get("model") != virtual_model:
+        if data.get("model") != virtual_model:
             return data
         self.routes.refresh()
         decider = self.routes.decider
@@ -111,6 +119,22 @@ class SemanticRouterHook(CustomLogger):
             yield f"data: {json.dumps({'event': event})}\n\n".encode()
         async for chunk in response:
             yield chunk
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict,
+        original_exception: Exception,
+        user_api_key_dict: Any,
+        traceback_str: Any = None,
+    ) -> HTTPException | None:
+        if not request_checks.unreachable(original_exception):
+            return None
+        log.warning("model server unreachable: %s", type(original_exception).__name__)
+        return HTTPException(
+            status_code=503,
+            detail="the model server (vLLM) is unavailable; try again in a moment",
+            headers={"Retry-After": "10"},
+        )
 
     async def async_post_call_response_headers_hook(
         self,

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from fastapi import HTTPException
 from litellm.proxy.common_request_processing import should_return_raw_model_name
 
 import custom_router
@@ -59,14 +60,28 @@ def test_auto_request_is_sent_to_the_chosen_model_and_the_decision_recorded():
     [
         {"model": "auto"},
         {"model": "auto", "messages": None},
-        {"model": "auto", "messages": "hello"},
+        {"model": "doctor", "messages": "hello"},
         {"model": "auto", "messages": [{"role": "user", "content": {"nested": "dict"}}]},
-        {"model": "auto", "messages": [], "metadata": "not a dict"},
-        {"model": "auto", "prompt": "a text completion has no messages"},
     ],
 )
-def test_malformed_auto_requests_go_to_the_base_model_without_raising(data: dict):
-    result = pre_call(data)
+def test_malformed_chat_requests_are_refused_with_400_before_routing(data: dict):
+    with pytest.raises(HTTPException) as refused:
+        pre_call(data)
+    assert refused.value.status_code == 400
+    assert str(refused.value.detail).startswith("invalid chat request: "), refused.value.detail
+    assert data.get("model") in ("auto", "doctor"), "a refused request must not be rerouted"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"model": "auto", "messages": [{"role": "user", "content": ""}], "metadata": "not a dict"},
+        {"model": "auto", "prompt": "a text completion has no messages"},
+    ],
+    ids=["nothing-to-embed", "text-completion"],
+)
+def test_auto_requests_without_text_go_to_the_base_model_without_raising(data: dict):
+    result = asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, "text_completion"))
     assert result["model"] == "phi2"
     assert result["metadata"][ROUTE_METADATA_KEY]["reason"] == "no-text"
 
@@ -131,9 +146,22 @@ def test_open_webui_gets_an_answered_by_status_event_before_a_routed_stream():
     "data",
     [
         {"model": "auto", "messages": [{"role": "user", "content": MEDICAL}]},
-        {"model": "doctor", "proxy_server_request": {"headers": {"x-semantic-route-notice": "open-webui"}}},
+        {
+            "model": "doctor",
+            "messages": [{"role": "user", "content": MEDICAL}],
+            "proxy_server_request": {"headers": {"x-semantic-route-notice": "open-webui"}},
+        },
     ],
     ids=["client-did-not-ask", "request-was-not-routed"],
 )
 def test_streams_carry_no_status_event_unless_routed_and_asked_for(data: dict):
     assert streamed(pre_call(data)) == ["chunk-1", "chunk-2"]
+
+
+def test_an_unreachable_model_server_becomes_a_503_saying_so():
+    refused = RuntimeError("litellm.InternalServerError: Cannot connect to host 127.0.0.1:8000")
+    answer = asyncio.run(proxy_handler_instance.async_post_call_failure_hook({}, refused, None))
+    assert answer is not None and answer.status_code == 503
+    assert "model server (vLLM) is unavailable" in answer.detail
+    other = asyncio.run(proxy_handler_instance.async_post_call_failure_hook({}, ValueError("bad"), None))
+    assert other is None, "other failures keep LiteLLM's own answer"

@@ -83,28 +83,34 @@ def test_requests_without_the_master_key_get_401(proxy, headers: dict):
 
 
 @pytest.mark.parametrize(
-    ("body", "statuses"),
+    ("body", "expected"),
     [
-        ({"model": "auto"}, {400}),
-        ({"model": "auto", "messages": "not a list"}, {400}),
-        # LiteLLM 1.108.7 itself answers 500 ("'int' object is not iterable") for a
-        # non-text content, whatever the model: the hook routes it to the base model and
-        # the proxy must stay up.
-        ({"model": "auto", "messages": [{"role": "user", "content": 42}]}, {400, 500}),
+        ({"model": "auto"}, "missing required field 'messages'"),
+        ({"model": "auto", "messages": "not a list"}, "'messages' must be a non-empty list"),
+        ({"model": "doctor", "messages": [{"role": "user", "content": 42}]}, "messages[0].content must be"),
+        (
+            {
+                "model": "auto",
+                "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}],
+            },
+            "is a 'image_url' part; these models read text only",
+        ),
     ],
-    ids=["no-messages", "messages-not-a-list", "content-not-text"],
+    ids=["no-messages", "messages-not-a-list", "content-not-text", "image-part"],
 )
-def test_malformed_auto_requests_get_an_error_and_the_proxy_keeps_serving(
-    api, proxy, body: dict, statuses: set
+def test_malformed_chat_requests_get_a_400_naming_the_problem_and_the_proxy_keeps_serving(
+    api, proxy, vllm, body: dict, expected: str
 ):
+    offset = len(vllm.log.text())
     response = httpx.post(
         f"{proxy.url}/v1/chat/completions",
         headers={"Authorization": f"Bearer {proxy.key}"},
         json=body,
         timeout=60,
     )
-    assert response.status_code in statuses, f"{response.status_code} {response.text}"
-    assert "error" in response.json()
+    assert response.status_code == 400, f"{response.status_code} {response.text}"
+    assert expected in response.json()["error"]["message"], response.text
+    assert vllm.served(since=offset) == [], "a malformed request reached vLLM"
     headers, _ = chat(api, "auto", MEDICAL)
     assert headers.get("x-semantic-route") == "doctor"
 
