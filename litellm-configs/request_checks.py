@@ -11,6 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+# Optional fields whose wrong type LiteLLM or vLLM would otherwise turn into a 500 or a long error.
+FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "stream": ((bool,), "true or false"),
+    "max_tokens": ((int,), "a whole number"),
+    "max_completion_tokens": ((int,), "a whole number"),
+    "n": ((int,), "a whole number"),
+    "temperature": ((int, float), "a number"),
+    "top_p": ((int, float), "a number"),
+    "presence_penalty": ((int, float), "a number"),
+    "frequency_penalty": ((int, float), "a number"),
+    "user": ((str,), "a string"),
+}
 
 
 def describe(value: Any) -> str:
@@ -35,6 +47,13 @@ def problem(data: dict[str, Any]) -> str | None:
         found = _message_problem(message)
         if found:
             return f"messages[{i}]{found}"
+    for field, (types, expected) in FIELD_TYPES.items():
+        value = data.get(field)
+        # bool is an int in Python, but `"max_tokens": true` is no number of tokens.
+        if value is not None and (
+            not isinstance(value, types) or (bool not in types and isinstance(value, bool))
+        ):
+            return f"'{field}' must be {expected}, got {describe(value)}"
     return None
 
 
