@@ -19,7 +19,7 @@ ADAPTERS_DIR ?=
 VALUES ?=
 STACK := PYTHONPATH=tests $(PY) -m stack --run-dir $(RUN_DIR)
 
-.PHONY: setup up down status decisions edit-routes images test test-fast lint clean bench eval proxy-config
+.PHONY: setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config
 
 TOOLS := .tools
 STACK_DEPS := $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installed $(TOOLS)/.installed
@@ -165,6 +165,12 @@ proxy-config: $(TOOLS)/.installed
 	$(TOOLS)/helm template router chart --show-only templates/litellm/litellm-config-configmap.yaml \
 	  | $(PY) -c "import sys, yaml; print(yaml.safe_load(sys.stdin)['data']['config.yaml'])" > litellm-config.yaml
 	@echo "wrote litellm-config.yaml"
+
+# A long load run through the running stack (`make up` first): LOAD=total CONCURRENCY=n.
+LOAD ?= 1000
+CONCURRENCY ?= 32
+load: $(VENV)/.installed
+	@$(PY) tests/bench/load_bench.py $(LOAD) $(CONCURRENCY)
 
 bench: $(VENV)/.installed $(TOOLS)/.installed
 	$(PY) tests/bench/route_bench.py
