@@ -1,9 +1,10 @@
-"""LiteLLM pre-call hook: requests for the virtual model go to the model the router picks.
+"""LiteLLM hooks: requests for the virtual model go to the model the router picks.
 
 Registered in the proxy config as `callbacks: custom_router.proxy_handler_instance`.
-Only requests naming the virtual model (`auto`) are touched; any other model passes
-through unchanged. The routes file is SEMANTIC_ROUTES_FILE, or routes.yaml beside this file;
-it is checked for edits every SEMANTIC_ROUTES_CHECK_SECONDS (default 1).
+Only requests naming the virtual model (`auto`) are routed; any other model passes through
+unchanged. Every chat request is first checked for shape (a 400 names what is wrong), and an
+unreachable model server becomes a 503. The routes file is SEMANTIC_ROUTES_FILE, or routes.yaml
+beside this file; it is checked for edits every SEMANTIC_ROUTES_CHECK_SECONDS (default 1).
 """
 
 from __future__ import annotations
