@@ -3,6 +3,7 @@ routing for the next request, without a restart; a broken edit changes nothing."
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -61,15 +62,32 @@ def test_new_utterances_in_the_live_routes_file_move_the_next_request_without_a_
     assert routed_model(api) == "doctor", "an unrelated question moved with the edit"
 
 
-def test_a_broken_routes_edit_is_logged_and_routing_keeps_working(api, proxy, restore_routes):
-    restore_routes.write_text("routes: [\n  - name: doctor\n", encoding="utf-8")
-    deadline = time.monotonic() + 60
-    while "routes reload failed" not in proxy.log.text():
-        assert time.monotonic() < deadline, f"broken edit never reported; log:\n{proxy.log.tail()}"
-        assert routed_model(api) == "doctor"
-        time.sleep(0.5)
-    assert routed_model(api) == "doctor"
+def failed_reloads(proxy) -> float:
     metrics = httpx.get(
         f"{proxy.url}/metrics/", headers={"Authorization": f"Bearer {proxy.key}"}, timeout=30
     ).text
-    assert 'semantic_router_reloads_total{result="failure"}' in metrics, "failed reload not counted"
+    found = re.search(r'semantic_router_reloads_total\{result="failure"\} ([0-9.]+)', metrics)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize(
+    "break_routes",
+    [
+        lambda path: path.write_text("routes: [\n  - name: doctor\n", encoding="utf-8"),
+        lambda path: path.write_text("", encoding="utf-8"),
+        lambda path: path.unlink(),
+    ],
+    ids=["invalid-yaml", "emptied", "deleted"],
+)
+def test_a_broken_routes_file_is_logged_counted_and_routing_keeps_working(
+    api, proxy, restore_routes, break_routes
+):
+    logged, counted = proxy.log.text().count("routes reload failed"), failed_reloads(proxy)
+    break_routes(restore_routes)
+    deadline = time.monotonic() + 60
+    while proxy.log.text().count("routes reload failed") == logged:
+        assert time.monotonic() < deadline, f"broken routes never reported; log:\n{proxy.log.tail()}"
+        assert routed_model(api) == "doctor"
+        time.sleep(0.5)
+    assert routed_model(api) == "doctor"
+    assert failed_reloads(proxy) > counted, "failed reload not counted at /metrics"
