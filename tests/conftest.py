@@ -80,16 +80,17 @@ def free_ports(count: int) -> list[int]:
     return sorted(ports)
 
 
+def port_flags(ports: dict[str, int] | None = None) -> list[str]:
+    """`python -m stack up`'s port options: the given {component: port}, or free ports."""
+    chosen = ports or dict(zip(COMPONENTS, free_ports(len(COMPONENTS)), strict=True))
+    return [arg for name in COMPONENTS for arg in (f"--{name}-port", str(chosen[name]))]
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The whole local stack, started exactly as `make up` starts it, on free ports."""
     run_dir = tmp_path_factory.mktemp("run")
-    flags = [
-        arg
-        for name, port in zip(COMPONENTS, free_ports(len(COMPONENTS)), strict=True)
-        for arg in (f"--{name}-port", str(port))
-    ]
-    result = stack_command(run_dir, "up", *flags, timeout_s=1200)
+    result = stack_command(run_dir, "up", *port_flags(), timeout_s=1200)
     if result.returncode != 0:
         stack_command(run_dir, "down")
         pytest.fail(f"the stack did not come up:\n{result.stdout}\n{result.stderr}")

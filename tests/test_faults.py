@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conftest import stack_command
+from conftest import port_flags, stack_command
 from stack.launcher import COMPONENTS, RunDir, running, stop
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ def ask(proxy) -> httpx.Response:
 def test_with_vllm_down_the_proxy_answers_503_and_recovers_by_itself_when_vllm_is_back(stack, proxy):
     run = RunDir(stack.run_dir)
     proxy_pid = running(run, "litellm")["pid"]
-    ports = [arg for name in COMPONENTS for arg in (f"--{name}-port", str(running(run, name)["port"]))]
+    ports = port_flags({name: running(run, name)["port"] for name in COMPONENTS})
     stop(run, "vllm")
     try:
         response = ask(proxy)

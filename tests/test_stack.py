@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from chart import render
-from conftest import free_ports, stack_command
+from conftest import port_flags, stack_command
 from stack import pods
 from stack.launcher import (
     COMPONENTS,
@@ -137,7 +137,8 @@ def test_litellm_runs_the_config_plugin_and_routes_the_chart_renders(stack):
 @pytest.mark.integration
 def test_rerunning_up_while_the_stack_runs_starts_nothing_new(stack):
     before = records(stack.run_dir)
-    result = stack_command(stack.run_dir, "up", *ports_flags(before), timeout_s=300)
+    ports = {name: record["port"] for name, record in before.items()}
+    result = stack_command(stack.run_dir, "up", *port_flags(ports), timeout_s=300)
     assert result.returncode == 0, result.stdout + result.stderr
     for name in COMPONENTS:
         assert f"{name}: already running (pid {before[name]['pid']})" in result.stdout, result.stdout
@@ -146,7 +147,7 @@ def test_rerunning_up_while_the_stack_runs_starts_nothing_new(stack):
 
 @pytest.mark.integration
 def test_up_refuses_a_port_in_use_and_says_which_and_how_to_change_it(stack, tmp_path: Path):
-    ports = ports_flags(dict(zip(COMPONENTS, ({"port": p} for p in free_ports(3)), strict=True)))
+    ports = port_flags()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -157,10 +158,6 @@ def test_up_refuses_a_port_in_use_and_says_which_and_how_to_change_it(stack, tmp
     assert f"port {port} (litellm) is already in use" in result.stderr, result.stderr
     assert "PROXY_PORT=" in result.stderr
     assert not RunDir(tmp_path).pids.exists(), "something was started despite the busy port"
-
-
-def ports_flags(recorded: dict[str, dict]) -> list[str]:
-    return [arg for name in COMPONENTS for arg in (f"--{name}-port", str(recorded[name]["port"]))]
 
 
 @pytest.mark.integration
