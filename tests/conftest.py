@@ -21,7 +21,7 @@ import pytest
 from route_config import RoutesConfig, load_routes
 from route_decider import RouteDecider
 from servers import ROOT, base_env, free_port
-from stack.launcher import COMPONENTS, RunDir
+from stack.launcher import COMPONENTS, RunDir, tail
 
 BASE_MODEL = "phi2"
 
@@ -46,7 +46,7 @@ class Log:
         return self.path.read_text(encoding="utf-8", errors="replace")
 
     def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.text().splitlines()[-lines:])
+        return tail(self.path, lines)
 
 
 @dataclass
@@ -94,9 +94,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if result.returncode != 0:
         stack_command(run_dir, "down")
         pytest.fail(f"the stack did not come up:\n{result.stdout}\n{result.stderr}")
-    env = dict(line.split("=", 1) for line in (run_dir / "env").read_text(encoding="utf-8").splitlines())
     try:
-        yield Stack(run_dir, env, result.stdout)
+        yield Stack(run_dir, RunDir(run_dir).env(), result.stdout)
     finally:
         stack_command(run_dir, "down")
 

@@ -24,7 +24,7 @@ RUN = RunDir(Path(".run"))
 def main(total: int, concurrency: int) -> None:
     if not RUN.env_file.exists():
         sys.exit("the local stack is not running: run `make up` first")
-    env = dict(line.split("=", 1) for line in RUN.env_file.read_text(encoding="utf-8").splitlines())
+    env = RUN.env()
     record = running(RUN, "litellm")
     if record is None:
         sys.exit("the proxy is not running: run `make up` first")

@@ -89,6 +89,11 @@ class RunDir:
     def component(self, name: str) -> Path:
         return self.root / name
 
+    def env(self) -> dict[str, str]:
+        """The `KEY=value` lines of `.run/env`, as `up` wrote them."""
+        lines = self.env_file.read_text(encoding="utf-8").splitlines()
+        return dict(line.split("=", 1) for line in lines)
+
     def routes_file(self) -> Path:
         return self.component("litellm") / "routes" / "routes.yaml"
 
@@ -201,7 +206,7 @@ def wait_ready(run: RunDir, processes: list[pods.LocalProcess]) -> None:
         for process in list(pending):
             log = run.log(process.name)
             if running(run, process.name) is None:
-                raise StackError(f"{process.name} exited during start-up; last lines of {log}:\n{_tail(log)}")
+                raise StackError(f"{process.name} exited during start-up; last lines of {log}:\n{tail(log)}")
             try:
                 ready = httpx.get(f"http://127.0.0.1:{process.port}{process.health_path}", timeout=2)
             except httpx.HTTPError:
@@ -211,17 +216,18 @@ def wait_ready(run: RunDir, processes: list[pods.LocalProcess]) -> None:
                 pending.remove(process)
             elif elapsed > READY_TIMEOUT_S[process.name]:
                 raise StackError(
-                    f"{process.name} was not ready after {elapsed:.0f} s; see {log}:\n{_tail(log)}"
+                    f"{process.name} was not ready after {elapsed:.0f} s; see {log}:\n{tail(log)}"
                 )
         if pending and time.monotonic() >= next_note:
             for process in pending:
-                last_line = _tail(run.log(process.name), 1)[:140]
+                last_line = tail(run.log(process.name), 1)[:140]
                 say(f"    ... {process.name} still starting ({elapsed:.0f} s): {last_line}")
             next_note += HEARTBEAT_S
         time.sleep(0.5)
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log file."""
     if not path.exists():
         return "(no log)"
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
@@ -275,7 +281,7 @@ def local_model(adapter_list: list[dict[str, Any]]) -> Path:
                 stderr=subprocess.STDOUT,
             )
         if done.returncode != 0:
-            raise StackError(f"making the local model failed; last lines of {log}:\n{_tail(log)}")
+            raise StackError(f"making the local model failed; last lines of {log}:\n{tail(log)}")
         marker.write_text(json.dumps(made_for), encoding="utf-8")
 
     timed(f"making SmolLM2-135M-Instruct with LoRA adapters {', '.join(spec)} (about 40 s, once)", make)
