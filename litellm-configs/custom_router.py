@@ -25,14 +25,16 @@ from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
 
 import request_checks  # noqa: E402
-from route_config import DEFAULT_ROUTES_FILE  # noqa: E402
+from route_config import DEFAULT_ROUTES_FILE, RoutesError  # noqa: E402
 from route_decider import Decision  # noqa: E402
 from routes_reloader import LiveRoutes  # noqa: E402
-from routing_metrics import DECISION_SECONDS, DECISIONS  # noqa: E402
+from routing_metrics import DECISION_SECONDS, DECISIONS, UNAVAILABLE_FALLBACKS  # noqa: E402
 
 log = logging.getLogger("dynamic_model_router")
 ROUTE_METADATA_KEY = "semantic_route"
 ERROR = "error"
+# The routed model failed (an adapter vLLM does not serve) and LiteLLM's fallback answered.
+UNAVAILABLE = "unavailable"
 # A client that sends this header with the value `open-webui` (the chart's Open WebUI does) gets
 # the routing decision as an Open WebUI status event before a streamed answer.
 NOTICE_HEADER = "x-semantic-route-notice"
@@ -114,9 +116,10 @@ class SemanticRouterHook(CustomLogger):
     ) -> AsyncGenerator[Any, None]:
         route = _route(request_data)
         if route is not None and _wants_notice(request_data):
+            model = _fallback_model(response) or route["model"]
             # Raw SSE bytes pass through LiteLLM untouched; Open WebUI shows the event's text
             # above the answer and reads the rest of the stream as usual.
-            event = {"type": "status", "data": {"description": f"Answered by {route['model']}", "done": True}}
+            event = {"type": "status", "data": {"description": f"Answered by {model}", "done": True}}
             yield f"data: {json.dumps({'event': event})}\n\n".encode()
         async for chunk in response:
             yield chunk
@@ -151,6 +154,26 @@ class SemanticRouterHook(CustomLogger):
         headers = {"x-semantic-route": route["model"], "x-semantic-route-reason": route["reason"]}
         if route["score"] is not None:
             headers["x-semantic-route-score"] = f"{route['score']:.4f}"
+        answered_by = _fallback_model(response)
+        if answered_by is not None and answered_by != route["model"]:
+            headers.update(
+                {
+                    "x-semantic-route": answered_by,
+                    "x-semantic-route-reason": UNAVAILABLE,
+                    "x-semantic-route-unavailable": route["model"],
+                }
+            )
+            UNAVAILABLE_FALLBACKS.labels(model=route["model"], answered_by=answered_by).inc()
+            log.warning(
+                json.dumps(
+                    {
+                        "event": "route_unavailable",
+                        "model": route["model"],
+                        "answered_by": answered_by,
+                        "hint": f"vLLM does not serve {route['model']}: see /v1/models and the vLLM log",
+                    }
+                )
+            )
         return headers
 
 
@@ -161,13 +184,33 @@ def _route(data: Any) -> dict | None:
     return route if isinstance(route, dict) else None
 
 
+def _fallback_model(response: Any) -> str | None:
+    """The model that answered when LiteLLM fell back from the routed one (router_settings.fallbacks),
+    else None. LiteLLM records it in the response's hidden headers."""
+    hidden = getattr(response, "_hidden_params", None)
+    headers = hidden.get("additional_headers") if isinstance(hidden, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    try:
+        attempted = int(headers.get("x-litellm-attempted-fallbacks") or 0)
+    except (TypeError, ValueError):
+        return None
+    model = headers.get("x-litellm-model-group")
+    return model if attempted > 0 and isinstance(model, str) and model else None
+
+
 def _wants_notice(data: dict) -> bool:
     headers = (data.get("proxy_server_request") or {}).get("headers") or {}
     return any(k.lower() == NOTICE_HEADER and v == "open-webui" for k, v in headers.items())
 
 
 _setup_logging()
-proxy_handler_instance = SemanticRouterHook(
-    os.environ.get("SEMANTIC_ROUTES_FILE", DEFAULT_ROUTES_FILE),
-    float(os.environ.get("SEMANTIC_ROUTES_CHECK_SECONDS", "1")),
-)
+try:
+    proxy_handler_instance = SemanticRouterHook(
+        os.environ.get("SEMANTIC_ROUTES_FILE", DEFAULT_ROUTES_FILE),
+        float(os.environ.get("SEMANTIC_ROUTES_CHECK_SECONDS", "1")),
+    )
+except RoutesError as e:
+    # LiteLLM follows this with a long traceback and exits; this line says what to fix.
+    log.critical("the semantic router cannot start, so the proxy will not become ready: %s", e)
+    raise

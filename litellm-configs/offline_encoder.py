@@ -85,14 +85,21 @@ def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
     folder, expected_sha256 = model_dir(config)
     missing = [n for n in (MODEL_FILE, *TOKENIZER_FILES) if not (folder / n).is_file()]
     if missing:
-        raise RoutesError(f"encoder.path {folder}: missing {', '.join(missing)}")
+        raise RoutesError(
+            f"encoder.path {folder}: missing {', '.join(missing)}; put the ONNX model and its tokenizer "
+            "files there, or remove encoder.path to use the bundled model"
+        )
     if expected_sha256 is not None:
         actual = _sha256(folder / MODEL_FILE)
         if actual != expected_sha256:
             raise RoutesError(
-                f"encoder: {folder / MODEL_FILE} has sha256 {actual}, expected {expected_sha256}"
+                f"encoder: {folder / MODEL_FILE} has sha256 {actual}, expected {expected_sha256}; "
+                "the file is damaged or not the pinned model: replace it, or set encoder.sha256"
             )
     try:
         return OfflineFastEmbedEncoder(name=config.model, model_path=str(folder), threads=config.threads)
     except Exception as e:  # fastembed raises bare ValueErrors/RuntimeErrors for bad folders
-        raise RoutesError(f"encoder: cannot load {config.model} from {folder}: {e}") from e
+        raise RoutesError(
+            f"encoder: cannot load {config.model} from {folder}: {e}; replace the damaged files "
+            "(set encoder.sha256 to catch this before loading)"
+        ) from e

@@ -38,6 +38,9 @@ def describe(value: Any) -> str:
 
 def problem(data: dict[str, Any]) -> str | None:
     """What makes this chat completion request malformed, or None if its messages are well formed."""
+    if "messages" not in data and data.get("model") is None:
+        # LiteLLM hands hooks an empty request when the body is not UTF-8 or not a JSON object.
+        return "the request body must be a UTF-8 encoded JSON object with 'model' and 'messages'"
     if "messages" not in data:
         return "missing required field 'messages': a list of {role, content} objects"
     messages = data["messages"]

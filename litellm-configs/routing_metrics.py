@@ -23,3 +23,9 @@ RELOADS = Counter(
     "Reloads of the routes file after it changed, by result (success, failure).",
     ["result"],
 )
+UNAVAILABLE_FALLBACKS = Counter(
+    "semantic_router_unavailable_total",
+    "Routed requests the chosen model could not answer (say, an adapter vLLM does not serve), "
+    "answered by the fallback model instead.",
+    ["model", "answered_by"],
+)

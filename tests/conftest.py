@@ -73,6 +73,15 @@ def stack_command(run_dir: Path, *args: str, timeout_s: float = 60) -> subproces
     )
 
 
+# The tests' stack is `make up`'s plus vLLM's runtime adapter API, so a test can take an adapter away.
+TEST_VALUES = ROOT / "tests" / "chart-values" / "runtime-lora.yaml"
+
+
+def stack_up(run_dir: Path, ports: list[str], timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+    """`make up` for the tests' stack: starts whatever of it is not running, on these port options."""
+    return stack_command(run_dir, "up", *ports, "--values", str(TEST_VALUES), timeout_s=timeout_s)
+
+
 def free_ports(count: int) -> list[int]:
     ports: set[int] = set()
     while len(ports) < count:
@@ -90,7 +99,7 @@ def port_flags(ports: dict[str, int] | None = None) -> list[str]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The whole local stack, started exactly as `make up` starts it, on free ports."""
     run_dir = tmp_path_factory.mktemp("run")
-    result = stack_command(run_dir, "up", *port_flags(), timeout_s=1200)
+    result = stack_up(run_dir, port_flags(), timeout_s=1200)
     if result.returncode != 0:
         stack_command(run_dir, "down")
         pytest.fail(f"the stack did not come up:\n{result.stdout}\n{result.stderr}")

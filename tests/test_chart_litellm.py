@@ -145,3 +145,18 @@ def test_helm_test_pod_expects_a_medical_question_to_reach_doctor():
     assert env["VIRTUAL_MODEL"]["value"] == "auto"
     assert "x-semantic-route" in container["args"][0]
     assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == "test"
+
+
+def test_prompts_stay_out_of_the_proxy_log_unless_debug_logging_is_switched_on():
+    def proxy(*sets: str) -> tuple[dict, dict[str, str]]:
+        objects = render(sets=sets)
+        config = yaml.safe_load(find(objects, "ConfigMap", "-config")["data"]["config.yaml"])
+        [container] = find(objects, "Deployment", "-litellm")["spec"]["template"]["spec"]["containers"]
+        return config, {e["name"]: e.get("value") for e in container["env"]}
+
+    config, env = proxy()
+    assert config["litellm_settings"]["turn_off_message_logging"] is True
+    assert "LITELLM_LOG" not in env, "LiteLLM logs prompts at DEBUG; that must be opt-in"
+    config, env = proxy("litellm.debugLogging=true")
+    assert config["litellm_settings"]["turn_off_message_logging"] is False
+    assert env["LITELLM_LOG"] == "DEBUG"

@@ -111,3 +111,13 @@ def test_vllm_image_is_openshift_ais_own_runtime_image_pinned_by_digest():
 def test_vllm_replicas_come_from_values():
     predictor = find(render(sets=("vllm.replicas=3",)), "InferenceService")["spec"]["predictor"]
     assert predictor["minReplicas"] == predictor["maxReplicas"] == 3
+
+
+def test_extra_environment_variables_reach_the_vllm_container():
+    runtime = find(
+        render(sets=("vllm.extraEnv[0].name=VLLM_LOGGING_LEVEL", "vllm.extraEnv[0].value=DEBUG")),
+        "ServingRuntime",
+    )
+    env = {e["name"]: e.get("value") for e in runtime["spec"]["containers"][0]["env"]}
+    assert env["VLLM_LOGGING_LEVEL"] == "DEBUG", env
+    assert env["HF_HUB_OFFLINE"] == "1", "the chart's own variables must stay"

@@ -110,6 +110,27 @@ def test_response_headers_name_the_routed_model_reason_and_score():
     assert float(headers["x-semantic-route-score"]) > 0.0
 
 
+class FellBack:
+    """A response as LiteLLM returns it after falling back from the routed model to the base model."""
+
+    _hidden_params = {
+        "additional_headers": {"x-litellm-attempted-fallbacks": 1, "x-litellm-model-group": "phi2"}
+    }
+
+
+def test_an_answer_from_the_fallback_model_is_named_in_the_headers_and_the_log(decision_log: list[str]):
+    data = pre_call({"model": "auto", "messages": [{"role": "user", "content": MEDICAL}]})
+    headers = asyncio.run(
+        proxy_handler_instance.async_post_call_response_headers_hook(data, None, FellBack())
+    )
+    assert headers is not None
+    assert headers["x-semantic-route"] == "phi2", "the header must name the model that answered"
+    assert headers["x-semantic-route-reason"] == "unavailable"
+    assert headers["x-semantic-route-unavailable"] == "doctor"
+    warnings = [json.loads(line) for line in decision_log if '"route_unavailable"' in line]
+    assert [(w["model"], w["answered_by"]) for w in warnings] == [("doctor", "phi2")], decision_log
+
+
 def test_unrouted_requests_get_no_route_headers():
     data = {"model": "doctor", "messages": [{"role": "user", "content": MEDICAL}]}
     assert asyncio.run(proxy_handler_instance.async_post_call_response_headers_hook(data, None, None)) is None

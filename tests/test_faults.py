@@ -2,28 +2,48 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import httpx
 import pytest
+import yaml
 
-from conftest import port_flags, stack_command
+from conftest import port_flags, stack_up
+from offline_encoder import MODEL_FILE, TOKENIZER_FILES, bundled_model_dir
+from servers import Server, free_port
 from stack.launcher import COMPONENTS, RunDir, running, stop
 
 pytestmark = pytest.mark.integration
 
+MEDICAL = "My knee hurts when I run."
+REASONING = (
+    "A train leaves at 3 pm at 60 mph and a second one follows at 4 pm at 80 mph. "
+    "When does the second catch up? Think step by step."
+)
 
-def ask(proxy) -> httpx.Response:
+
+def ask(proxy, text: str = MEDICAL, **extra) -> httpx.Response:
     return httpx.post(
         f"{proxy.url}/v1/chat/completions",
         headers={"Authorization": f"Bearer {proxy.key}"},
-        json={"model": "auto", "messages": [{"role": "user", "content": "My knee hurts when I run."}]},
+        json={"model": "auto", "messages": [{"role": "user", "content": text}], "max_tokens": 16, **extra},
         timeout=60,
     )
+
+
+def current_ports(run: RunDir) -> list[str]:
+    return port_flags({name: running(run, name)["port"] for name in COMPONENTS})
 
 
 def test_with_vllm_down_the_proxy_answers_503_and_recovers_by_itself_when_vllm_is_back(stack, proxy):
     run = RunDir(stack.run_dir)
     proxy_pid = running(run, "litellm")["pid"]
-    ports = port_flags({name: running(run, name)["port"] for name in COMPONENTS})
+    ports = current_ports(run)
     stop(run, "vllm")
     try:
         response = ask(proxy)
@@ -32,7 +52,142 @@ def test_with_vllm_down_the_proxy_answers_503_and_recovers_by_itself_when_vllm_i
         assert response.headers.get("retry-after") == "10"
         assert "model server unreachable" in proxy.log.text(), "the operator's log does not say why"
     finally:
-        restarted = stack_command(stack.run_dir, "up", *ports, timeout_s=600)
+        restarted = stack_up(stack.run_dir, ports)
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert ask(proxy).status_code == 200, "the proxy did not recover once vLLM was back"
     assert running(run, "litellm")["pid"] == proxy_pid, "recovery must not need a proxy restart"
+
+
+def test_a_route_whose_adapter_vllm_does_not_serve_is_answered_by_the_base_model_and_says_so(
+    stack, proxy, vllm
+):
+    served = {m["id"]: m for m in httpx.get(f"{vllm.api_base}/models", timeout=30).json()["data"]}
+    assert "dcot" in served, f"vLLM does not serve dcot to begin with: {sorted(served)}"
+    unloaded = httpx.post(f"{vllm.api_base}/unload_lora_adapter", json={"lora_name": "dcot"}, timeout=30)
+    assert unloaded.status_code == 200, unloaded.text
+    try:
+        log_offset, vllm_offset = len(proxy.log.text()), len(vllm.log.text())
+        for stream in (False, True):
+            response = ask(proxy, REASONING, stream=stream)
+            assert response.status_code == 200, response.text
+            assert response.headers["x-semantic-route"] == "phi2", dict(response.headers)
+            assert response.headers["x-semantic-route-reason"] == "unavailable"
+            assert response.headers["x-semantic-route-unavailable"] == "dcot"
+        assert [model for _, model in vllm.served(since=vllm_offset)] == ["phi2", "phi2"], (
+            "the base model did not answer both requests"
+        )
+        warnings = [
+            line for line in proxy.log.text()[log_offset:].splitlines() if "route_unavailable" in line
+        ]
+        assert len(warnings) == 2 and '"model": "dcot"' in warnings[0] and "phi2" in warnings[0], warnings
+    finally:
+        loaded = httpx.post(
+            f"{vllm.api_base}/load_lora_adapter",
+            json={"lora_name": "dcot", "lora_path": served["dcot"]["root"]},
+            timeout=60,
+        )
+        assert loaded.status_code == 200, loaded.text
+    assert ask(proxy, REASONING).headers["x-semantic-route"] == "dcot", "dcot was not served again"
+
+
+def proxy_copy(stack, routes_file: Path, log: Path) -> tuple[Server, int]:
+    """A second proxy run exactly as the stack runs its own (read from /proc), with other routes,
+    and its port."""
+    pid = running(RunDir(stack.run_dir), "litellm")["pid"]
+    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    env = dict(
+        item.split("=", 1)
+        for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+        if "=" in item
+    )
+    env["SEMANTIC_ROUTES_FILE"] = str(routes_file)
+    port = free_port()
+    cmd = [arg for arg in cmd if not arg.startswith("--port")] + [f"--port={port}"]
+    return Server("litellm-copy", cmd, env, log), port
+
+
+def encoder_folder(folder: Path, model: bytes | None) -> Path:
+    folder.mkdir()
+    for name in TOKENIZER_FILES:
+        shutil.copy(bundled_model_dir() / name, folder / name)
+    if model is not None:
+        (folder / MODEL_FILE).write_bytes(model)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("missing", f"missing {MODEL_FILE}"),
+        ("corrupt", "cannot load sentence-transformers/all-MiniLM-L6-v2"),
+        ("wrong-sha256", "the file is damaged or not the pinned model"),
+    ],
+)
+def test_a_missing_or_damaged_encoder_keeps_the_proxy_from_becoming_ready_and_its_log_says_why(
+    stack, proxy, tmp_path: Path, damage: str, expected: str
+):
+    bundled = (bundled_model_dir() / MODEL_FILE).read_bytes()
+    routes = yaml.safe_load(proxy.routes_text)
+    if damage == "missing":
+        routes["encoder"]["path"] = str(encoder_folder(tmp_path / "encoder", None))
+    elif damage == "corrupt":
+        routes["encoder"]["path"] = str(encoder_folder(tmp_path / "encoder", bundled[: len(bundled) // 2]))
+    else:
+        routes["encoder"]["path"] = str(encoder_folder(tmp_path / "encoder", bundled[:-1] + b"\0"))
+        routes["encoder"]["sha256"] = hashlib.sha256(bundled).hexdigest()
+    routes_file = tmp_path / "routes.yaml"
+    routes_file.write_text(yaml.safe_dump(routes), encoding="utf-8")
+    server, port = proxy_copy(stack, routes_file, tmp_path / "litellm.log")
+    try:
+        with pytest.raises(RuntimeError, match="exited with"):
+            server.wait_ready(f"http://127.0.0.1:{port}/health/readiness", timeout_s=120)
+    finally:
+        server.stop()
+    assert server.process.returncode != 0
+    [reason] = [line for line in server.log_text().splitlines() if "semantic router cannot start" in line]
+    assert expected in reason, reason
+
+
+def test_a_proxy_restarted_under_load_fails_requests_only_while_it_is_down(stack, proxy, decider):
+    run = RunDir(stack.run_dir)
+    ports = current_ports(run)
+    texts = [MEDICAL, REASONING, "What is the capital of Portugal?"]
+    expected = {text: decider.decide([{"role": "user", "content": text}]).model for text in texts}
+    # (sent at, text, outcome, x-semantic-route); each request on a new connection, like a new client.
+    outcomes: list[tuple[float, str, int | str, str | None]] = []
+    done = threading.Event()
+
+    def client(offset: int) -> None:
+        for n in range(offset, 10**6):
+            if done.is_set():
+                return
+            text, sent = texts[n % len(texts)], time.monotonic()
+            try:
+                response = ask(proxy, text)
+                outcomes.append((sent, text, response.status_code, response.headers.get("x-semantic-route")))
+            except httpx.ConnectError:
+                outcomes.append((sent, text, "refused", None))
+                time.sleep(0.2)  # a client backing off before it tries again
+            except httpx.HTTPError as e:  # a reset or truncated answer: something was lost
+                outcomes.append((sent, text, type(e).__name__, None))
+
+    with ThreadPoolExecutor(4) as pool:
+        clients = [pool.submit(client, i) for i in range(4)]
+        time.sleep(5)
+        down_at = time.monotonic()
+        stop(run, "litellm")
+        restarted = stack_up(stack.run_dir, ports)
+        back_at = time.monotonic()
+        time.sleep(5)
+        done.set()
+        for finished in clients:
+            finished.result()
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    failed = [o for o in outcomes if o[2] != 200]
+    assert failed, "no request was refused: the proxy was never down during the run"
+    assert {o[2] for o in failed} == {"refused"}, f"clients saw more than refused connections: {failed}"
+    assert all(down_at <= o[0] <= back_at for o in failed), "requests failed while the proxy was up"
+    answered = [o for o in outcomes if o[2] == 200]
+    assert any(o[0] < down_at for o in answered) and any(o[0] > back_at for o in answered), outcomes
+    misrouted = [o for o in answered if o[3] != expected[o[1]]]
+    assert not misrouted, f"answers routed elsewhere than the router decides: {misrouted}"

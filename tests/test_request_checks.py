@@ -13,6 +13,7 @@ SECRET = "my HIV test came back positive"
     ("data", "expected"),
     [
         ({"model": "auto"}, "missing required field 'messages'"),
+        ({"model": None}, "the request body must be a UTF-8 encoded JSON object with 'model' and 'messages'"),
         (
             {"messages": SECRET},
             "'messages' must be a non-empty list of {role, content} objects, got a string",
@@ -53,6 +54,7 @@ SECRET = "my HIV test came back positive"
     ],
     ids=[
         "no-messages",
+        "empty-body",
         "messages-a-string",
         "messages-empty",
         "messages-an-object",

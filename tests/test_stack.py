@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from chart import render
-from conftest import port_flags, stack_command
+from conftest import port_flags, stack_command, stack_up
 from stack import pods
 from stack.launcher import (
     COMPONENTS,
@@ -138,7 +138,7 @@ def test_litellm_runs_the_config_plugin_and_routes_the_chart_renders(stack):
 def test_rerunning_up_while_the_stack_runs_starts_nothing_new(stack):
     before = records(stack.run_dir)
     ports = {name: record["port"] for name, record in before.items()}
-    result = stack_command(stack.run_dir, "up", *port_flags(ports), timeout_s=300)
+    result = stack_up(stack.run_dir, port_flags(ports), timeout_s=300)
     assert result.returncode == 0, result.stdout + result.stderr
     for name in COMPONENTS:
         assert f"{name}: already running (pid {before[name]['pid']})" in result.stdout, result.stdout

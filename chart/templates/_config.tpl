@@ -101,7 +101,8 @@ model_list:
 {{- end }}
 litellm_settings:
   callbacks: ["custom_router.proxy_handler_instance", "prometheus"]
-  turn_off_message_logging: true
+  # Prompts and completions stay out of logs and callbacks unless litellm.debugLogging is on.
+  turn_off_message_logging: {{ not .Values.litellm.debugLogging }}
 router_settings:
   # All models live in one vLLM: when it cannot be reached, retrying cannot help, and LiteLLM's
   # retries with backoff kept a client waiting ~10 s for the error. It answers 503 at once
