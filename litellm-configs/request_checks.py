@@ -8,8 +8,10 @@ sentence what is wrong with the request itself, so the proxy can answer 400 at o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+_ROLE_WORD = re.compile(r"[A-Za-z_]{1,20}")
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 # Optional fields whose wrong type LiteLLM or vLLM would otherwise turn into a 500 or a long error.
 FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
@@ -65,7 +67,8 @@ def _message_problem(message: Any) -> str | None:
         return f" must be an object with 'role' and 'content', got {describe(message)}"
     role = message.get("role")
     if role not in ROLES:
-        shown = repr(role) if isinstance(role, str) and len(role) <= 20 else describe(role)
+        # A one-word role is shown ("got 'doctor'"); anything that could carry a person's words is not.
+        shown = repr(role) if isinstance(role, str) and _ROLE_WORD.fullmatch(role) else describe(role)
         return f".role must be one of {', '.join(ROLES)}; got {shown}"
     content = message.get("content")
     if content is None:

@@ -82,35 +82,104 @@ def test_requests_without_the_master_key_get_401(proxy, headers: dict):
         assert response.status_code == 401, f"{method} {path}: {response.status_code} {response.text}"
 
 
+# In every bad request below: whatever goes wrong, the user's words must not reach the proxy log.
+CANARY = "Quillon-4471"
+
+
+def user(text: str = f"My knee hurts, {CANARY}") -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def post(proxy, body: dict | bytes) -> httpx.Response:
+    raw = body if isinstance(body, bytes) else None
+    return httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {proxy.key}", "Content-Type": "application/json"},
+        content=raw,
+        json=None if raw is not None else body,
+        timeout=120,
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
+        (b'{"model": "auto", "messages": [{"role": "user", "content": "', "Invalid JSON payload"),
+        (
+            b'{"model": "auto", "messages": [{"role": "user", "content": "caf\xe9 '
+            + CANARY.encode()
+            + b'"}]}',
+            "the request body must be a UTF-8 encoded JSON object",
+        ),
         ({"model": "auto"}, "missing required field 'messages'"),
-        ({"model": "auto", "messages": "not a list"}, "'messages' must be a non-empty list"),
+        ({"model": "auto", "messages": CANARY}, "'messages' must be a non-empty list"),
+        (
+            {"model": "auto", "messages": [{"role": CANARY, "content": "hi"}]},
+            "messages[0].role must be one of",
+        ),
         ({"model": "doctor", "messages": [{"role": "user", "content": 42}]}, "messages[0].content must be"),
         (
             {
                 "model": "auto",
-                "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}],
+                "messages": [
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": CANARY}}]}
+                ],
             },
             "is a 'image_url' part; these models read text only",
         ),
+        ({"model": "auto", "messages": user(), "stream": "yes"}, "'stream' must be true or false"),
+        ({"model": "auto", "messages": user(), "max_tokens": "ten"}, "'max_tokens' must be a whole number"),
+        ({"model": "auto", "messages": user(), "temperature": [1]}, "'temperature' must be a number"),
     ],
-    ids=["no-messages", "messages-not-a-list", "content-not-text", "image-part"],
+    ids=[
+        "malformed-json",
+        "not-utf-8",
+        "no-messages",
+        "messages-not-a-list",
+        "unknown-role",
+        "content-not-text",
+        "image-part",
+        "stream-not-a-boolean",
+        "max-tokens-not-a-number",
+        "temperature-not-a-number",
+    ],
 )
 def test_malformed_chat_requests_get_a_400_naming_the_problem_and_the_proxy_keeps_serving(
-    api, proxy, vllm, body: dict, expected: str
+    api, proxy, vllm, body: dict | bytes, expected: str
 ):
     offset = len(vllm.log.text())
-    response = httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        json=body,
-        timeout=60,
-    )
+    response = post(proxy, body)
     assert response.status_code == 400, f"{response.status_code} {response.text}"
     assert expected in response.json()["error"]["message"], response.text
     assert vllm.served(since=offset) == [], "a malformed request reached vLLM"
+    assert CANARY not in proxy.log.text(), "the proxy logged the user's words"
+    headers, _ = chat(api, "auto", MEDICAL)
+    assert headers.get("x-semantic-route") == "doctor"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"model": "auto", "messages": user() * 5000, "max_tokens": 4}, "maximum context length"),
+        (
+            {"model": "auto", "messages": user(f"{CANARY} " * 2_000_000), "max_tokens": 4},
+            "maximum context length",
+        ),
+        (
+            {"model": "auto", "messages": user(), "max_tokens": 10**9},
+            "max_tokens=1000000000 cannot be greater",
+        ),
+        ({"model": "auto", "messages": user(), "max_tokens": -3}, "max_tokens must be at least 1"),
+    ],
+    ids=["5000-messages", "26-MB-message", "absurd-max-tokens", "negative-max-tokens"],
+)
+def test_requests_beyond_the_models_limits_get_a_400_naming_the_limit_and_the_proxy_keeps_serving(
+    api, proxy, body: dict, expected: str
+):
+    response = post(proxy, body)
+    assert response.status_code == 400, f"{response.status_code} {response.text[:500]}"
+    assert expected in response.json()["error"]["message"], response.text[:500]
+    assert CANARY not in proxy.log.text(), "the proxy logged the user's words"
     headers, _ = chat(api, "auto", MEDICAL)
     assert headers.get("x-semantic-route") == "doctor"
 
