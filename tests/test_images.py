@@ -18,11 +18,15 @@ LITELLM = (ROOT / "images" / "litellm" / "Containerfile").read_text(encoding="ut
 MODELCAR = (ROOT / "images" / "modelcar" / "Containerfile").read_text(encoding="utf-8")
 
 
-def test_litellm_image_installs_exactly_what_make_setup_installs():
-    assert "pip install --no-cache-dir ." in LITELLM, "the image must install pyproject.toml's pins"
-    assert "--no-deps -r requirements-no-deps.txt" in LITELLM
+def test_litellm_image_installs_exactly_what_make_setup_installs_hash_checked():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert "--no-deps -r images/litellm/requirements-no-deps.txt" in makefile
+    assert "LOCK := images/litellm/requirements.lock" in makefile
+    assert "NO_DEPS := images/litellm/requirements-no-deps.txt" in makefile
+    for name, variable in (("requirements.lock", "LOCK"), ("requirements-no-deps.txt", "NO_DEPS")):
+        assert f"--require-hashes --no-deps -r {name}" in LITELLM, (
+            f"the image must install {name} hash-checked"
+        )
+        assert f"--require-hashes --no-deps -r $({variable})" in makefile, f"make setup must install {name}"
 
 
 def test_images_use_pinned_base_images_and_run_as_non_root():
