@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -219,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     # Sweeping and fitting use the first data set: fit on one set, measure on another.
     items = read_items(args.data[0])
     # With every threshold at zero each decision names the best route and its score.
-    unthresholded = replace(
-        config, threshold=0.0, routes=tuple(replace(r, threshold=0.0) for r in config.routes)
+    unthresholded = config.model_copy(
+        update={
+            "threshold": 0.0,
+            "routes": tuple(r.model_copy(update={"threshold": 0.0}) for r in config.routes),
+        }
     )
     fitted = sweep_thresholds(
         Report(config, items, evaluate(RouteDecider(unthresholded, decider.encoder), items).decisions)

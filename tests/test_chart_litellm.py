@@ -160,3 +160,9 @@ def test_prompts_stay_out_of_the_proxy_log_unless_debug_logging_is_switched_on()
     config, env = proxy("litellm.debugLogging=true")
     assert config["litellm_settings"]["turn_off_message_logging"] is False
     assert env["LITELLM_LOG"] == "DEBUG"
+
+
+def test_the_routes_configmap_carries_the_schema_its_routes_file_points_at():
+    data = find(render(), "ConfigMap", "-routes")["data"]
+    assert data["routes.yaml"].startswith("# yaml-language-server: $schema=./routes.schema.json\n")
+    assert data["routes.schema.json"] == (ROOT / "litellm-configs" / "routes.schema.json").read_text()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
-from route_config import RoutesError, load_routes, parse_routes
+from route_config import DEFAULT_ROUTES_FILE, SCHEMA_FILE, RoutesError, json_schema, load_routes, parse_routes
 
 
 def minimal(**overrides: object) -> dict:
@@ -40,19 +43,22 @@ def test_minimal_routes_get_documented_defaults():
         ("just text", "top level: must be a mapping"),
         (minimal(routes=[]), "routes: must be a non-empty list"),
         (minimal(virtual_model=""), "virtual_model: must be a non-empty string"),
-        (minimal(threshold=-1), "threshold: must be >= 0, got -1"),
-        (minimal(threshold="high"), "threshold: must be a number >= 0, got str 'high'"),
+        (minimal(threshold=-1), "threshold: must be >= 0, got int -1"),
+        (minimal(threshold="high"), "threshold: must be a number, got str 'high'"),
         (minimal(threshold=None), "threshold: must be a number"),
-        (minimal(top_k=0), "top_k: must be an integer >= 1"),
-        (minimal(aggregation="median"), "aggregation: must be one of mean, max, sum"),
-        (minimal(colour="blue"), "unknown field(s) colour"),
+        (minimal(top_k=0), "top_k: must be >= 1, got int 0"),
+        (minimal(aggregation="median"), "aggregation: must be one of mean, max or sum"),
+        (
+            minimal(colour="blue"),
+            "colour: unknown field; allowed: virtual_model, default_model, routes, encoder",
+        ),
         (minimal(encoder={"sha256": "abc"}), "encoder.sha256: must be 64 lowercase hex digits"),
-        (minimal(encoder={"threads": 0}), "encoder.threads: must be an integer >= 1, got int 0"),
-        (minimal(routes=[{"model": "doctor", "utterances": ["x"]}]), "routes[0].name: must be a non-empty"),
-        (minimal(routes=[{"name": "d", "utterances": ["x"]}]), "routes[0] (d).model: must be a non-empty"),
+        (minimal(encoder={"threads": 0}), "encoder.threads: must be >= 1, got int 0"),
+        (minimal(routes=[{"model": "doctor", "utterances": ["x"]}]), "routes[0].name: is required"),
+        (minimal(routes=[{"name": "d", "utterances": ["x"]}]), "routes[0] (d).model: is required"),
         (
             minimal(routes=[{"name": "d", "model": "doctor"}]),
-            "routes[0] (d).utterances: must be a non-empty list",
+            "routes[0] (d).utterances: is required",
         ),
         (
             minimal(routes=[{"name": "d", "model": "doctor", "utterances": ["ok", 3]}]),
@@ -60,7 +66,7 @@ def test_minimal_routes_get_documented_defaults():
         ),
         (
             minimal(routes=[{"name": "d", "model": "doctor", "utterance": ["x"]}]),
-            "routes[0]: unknown field(s) utterance",
+            "routes[0] (d).utterance: unknown field; allowed: name, model, utterances",
         ),
         (
             minimal(routes=[{"name": "d", "model": "m", "utterances": ["x"], "threshold": -0.1}]),
@@ -68,11 +74,11 @@ def test_minimal_routes_get_documented_defaults():
         ),
         (
             minimal(routes=[{"name": "d", "model": "m", "utterances": ["x"]}] * 2),
-            "routes[1] (d): duplicate route name 'd'",
+            "routes: duplicate route name(s) 'd'",
         ),
         (
             minimal(routes=[{"name": "d", "model": "auto", "utterances": ["x"]}]),
-            "virtual_model: 'auto' is also a route target",
+            "virtual_model 'auto' is also a route target",
         ),
     ],
 )
@@ -94,3 +100,24 @@ def test_unparsable_yaml_names_the_file(tmp_path: Path):
 def test_missing_file_names_the_file(tmp_path: Path):
     with pytest.raises(RoutesError, match="cannot read the routes file"):
         load_routes(tmp_path / "absent.yaml")
+
+
+def test_the_checked_in_json_schema_is_the_one_the_models_generate():
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == json_schema(), (
+        "routes.schema.json is stale; write it again with "
+        "`python litellm-configs/route_config.py > litellm-configs/routes.schema.json`"
+    )
+
+
+def test_the_json_schema_accepts_the_default_routes_and_refuses_what_the_loader_refuses():
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+    validator.validate(yaml.safe_load(DEFAULT_ROUTES_FILE.read_text(encoding="utf-8")))
+    for bad in (minimal(colour="blue"), minimal(routes=[]), minimal(threshold="high"), minimal(top_k=0)):
+        assert list(validator.iter_errors(bad)), f"the schema accepted {bad}"
+        with pytest.raises(RoutesError):
+            parse_routes(bad)
+
+
+def test_the_routes_file_points_editors_at_its_schema():
+    first_line = DEFAULT_ROUTES_FILE.read_text(encoding="utf-8").splitlines()[0]
+    assert first_line == f"# yaml-language-server: $schema=./{SCHEMA_FILE.name}"

@@ -5,9 +5,11 @@
 Measured in one run on this machine, on the project's own labelled messages:
 1. hook decision latency (async_pre_call_hook, embedding included) vs one bare embedding;
 2. event-loop lag while decisions run, vs calling the router synchronously on the loop;
-3. the real LiteLLM proxy with the hook vs without it, at concurrency 1 and 16, in front
+3. the real LiteLLM proxy's start-up, with the hook and without its embedding cache, and with it;
+4. the real LiteLLM proxy with the hook vs without it, at concurrency 1 and 16, in front
    of the same instant-answer OpenAI-compatible backend (so the proxy's own cost shows,
-   not a model's).
+   not a model's), like with like: without the hook each message names the model the
+   router would pick; the two proxies run side by side and their runs alternate.
 Prints a markdown table; nothing here asserts a time (these machines are shared).
 """
 
@@ -165,8 +167,9 @@ def proxy_config(workdir: Path, with_hook: bool) -> Path:
 
 
 async def load(
-    url: str, key: str, queries: list[str], requests: int, concurrency: int
+    url: str, key: str, requests: list[tuple[str, str]], concurrency: int
 ) -> tuple[float, float, float]:
+    """Send (model, message) requests at this concurrency; throughput, median and p99 latency."""
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
@@ -174,78 +177,100 @@ async def load(
     ) as client:
         sem = asyncio.Semaphore(concurrency)
 
-        async def one(i: int) -> None:
-            body = {
-                "model": "auto",
-                "messages": [{"role": "user", "content": queries[i % len(queries)] + f" #{i}"}],
-            }
+        async def one(model: str, text: str) -> None:
+            body = {"model": model, "messages": [{"role": "user", "content": text}]}
             async with sem:
                 start = time.perf_counter()
                 response = await client.post("/v1/chat/completions", json=body)
                 latencies.append((time.perf_counter() - start) * 1000)
                 response.raise_for_status()
 
-        for i in range(min(20, requests)):  # warm-up
-            await one(-1 - i)
+        for model, text in requests[:20]:  # warm-up
+            await one(model, f"{text} (warm-up)")
         latencies.clear()
         start = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(requests)))
+        await asyncio.gather(*(one(model, text) for model, text in requests))
         elapsed = time.perf_counter() - start
     median, p99 = summary(latencies)
-    return requests / elapsed, median, p99
+    return len(requests) / elapsed, median, p99
 
 
-def bench_proxy(queries: list[str], requests: int) -> dict[tuple[bool, int], tuple[float, float, float]]:
+def start_proxy(workdir: Path, backend_port: int, with_hook: bool) -> tuple[Server, str, str]:
+    port = free_port()
+    key = "sk-bench-" + os.urandom(8).hex()
+    env = base_env(
+        VLLM_API_BASE=f"http://127.0.0.1:{backend_port}/v1",
+        VLLM_API_KEY="unused",
+        LITELLM_MASTER_KEY=key,
+        SEMANTIC_ROUTER_LOG_LEVEL="WARNING",
+        SEMANTIC_ROUTER_CACHE_DIR=str(workdir / "embedding-cache"),
+        PYTHONPATH=str(ROOT / "litellm-configs"),
+    )
+    config = proxy_config(workdir, with_hook)
+    cmd = [str(LITELLM_BIN), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    server = Server("LiteLLM", cmd, env, workdir / f"litellm-{'with' if with_hook else 'without'}.log")
+    return server, f"http://127.0.0.1:{port}", key
+
+
+def bench_proxy(queries: list[str], requests: int, rounds: int) -> dict[str, object]:
+    """Both proxies side by side in front of one instant backend, their runs alternated.
+
+    Like with like: the proxy without the hook gets each message addressed to the model the
+    router picks for it, the proxy with the hook gets it addressed to `auto`; the same backend
+    answers both. Start-up is timed twice with the hook: with no embedding cache, then with the
+    cache the first start wrote (as the image ships it for the default routes).
+    """
+    from custom_router import proxy_handler_instance as hook
+
+    decider = hook.routes.decider
+    routed = [(decider.decide([{"role": "user", "content": q}]).model, q) for q in queries]
     backend = ThreadingHTTPServer(("127.0.0.1", free_port()), InstantBackend)
     threading.Thread(target=backend.serve_forever, daemon=True).start()
-    results: dict[tuple[bool, int], tuple[float, float, float]] = {}
+    ready: dict[str, float] = {}
+    runs: dict[tuple[bool, int], list[tuple[float, float, float]]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for with_hook in (False, True):
-                port = free_port()
-                key = "sk-bench-" + os.urandom(8).hex()
-                env = base_env(
-                    VLLM_API_BASE=f"http://127.0.0.1:{backend.server_port}/v1",
-                    VLLM_API_KEY="unused",
-                    LITELLM_MASTER_KEY=key,
-                    SEMANTIC_ROUTER_LOG_LEVEL="WARNING",
-                    PYTHONPATH=str(ROOT / "litellm-configs"),
-                )
-                cmd = [
-                    str(LITELLM_BIN),
-                    "--config",
-                    str(proxy_config(Path(tmp), with_hook)),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ]
-                server = Server("LiteLLM", cmd, env, Path(tmp) / f"litellm-{with_hook}.log")
+            workdir = Path(tmp)
+            for label in ("with hook, no embedding cache", "with hook, embedding cache"):
+                server, url, _ = start_proxy(workdir, backend.server_port, with_hook=True)
                 try:
-                    ready_s = server.wait_ready(f"http://127.0.0.1:{port}/health/liveliness", timeout_s=120)
-                    print(
-                        f"proxy {'with' if with_hook else 'without'} hook ready in {ready_s:.1f} s",
-                        file=sys.stderr,
-                    )
-                    for concurrency in (1, 16):
-                        n = requests if concurrency == 1 else requests * 4
-                        results[(with_hook, concurrency)] = asyncio.run(
-                            load(f"http://127.0.0.1:{port}", key, queries, n, concurrency)
-                        )
+                    ready[label] = server.wait_ready(f"{url}/health/readiness", timeout_s=180)
                 finally:
+                    server.stop()
+            servers = {hooked: start_proxy(workdir, backend.server_port, hooked) for hooked in (False, True)}
+            try:
+                for hooked, (server, url, _) in servers.items():
+                    label = "with hook, embedding cache (second copy)" if hooked else "without hook"
+                    ready[label] = server.wait_ready(f"{url}/health/readiness", timeout_s=180)
+                for concurrency in (1, 16):
+                    n = requests if concurrency == 1 else requests * 4
+                    for r in range(rounds):
+                        for hooked in (False, True) if r % 2 == 0 else (True, False):
+                            _, url, key = servers[hooked]
+                            picks = [routed[i % len(routed)] for i in range(n)]
+                            batch = [
+                                ("auto" if hooked else model, f"{text} #{r}.{i}")
+                                for i, (model, text) in enumerate(picks)
+                            ]
+                            runs.setdefault((hooked, concurrency), []).append(
+                                asyncio.run(load(url, key, batch, concurrency))
+                            )
+            finally:
+                for server, _, _ in servers.values():
                     server.stop()
     finally:
         backend.shutdown()
-    return results
+    return {"ready": ready, "runs": runs}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200, help="requests at concurrency 1 (x4 at 16)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated runs of each proxy")
     args = parser.parse_args()
     queries = texts()
     decisions = asyncio.run(bench_decisions(queries))
-    proxy = bench_proxy(queries, args.requests)
+    proxy = bench_proxy(queries, args.requests, args.rounds)
 
     print(f"\n## Router cost ({len(queries)} messages from {DATA.relative_to(ROOT)})\n")
     print("| measure | median ms | p99 ms |\n|---|---|---|")
@@ -254,19 +279,24 @@ def main() -> int:
     floor = decisions["bare embedding (floor)"][0]
     print(f"\nhook decision / bare embedding (medians): {decisions['hook decision'][0] / floor:.2f}x")
 
-    print("\n## LiteLLM proxy, instant backend\n")
-    print("| concurrency | hook | req/s | median ms | p99 ms |\n|---|---|---|---|---|")
-    for (with_hook, concurrency), (rps, median, p99) in sorted(
-        proxy.items(), key=lambda kv: (kv[0][1], kv[0][0])
-    ):
-        print(
-            f"| {concurrency} | {'with' if with_hook else 'without'} | {rps:.1f} | {median:.1f} | {p99:.1f} |"
-        )
+    print("\n## LiteLLM proxy start-up (until /health/readiness answers)\n")
+    print("| proxy | ready in s |\n|---|---|")
+    for label, seconds in proxy["ready"].items():
+        print(f"| {label} | {seconds:.1f} |")
+
+    runs = proxy["runs"]
+    print(f"\n## LiteLLM proxy, instant backend, like with like, {args.rounds} alternated runs each\n")
+    print("| concurrency | hook | req/s (median of runs) | median ms | p99 ms |\n|---|---|---|---|---|")
+    for (hooked, concurrency), results in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        rps, median, p99 = (statistics.median(r[i] for r in results) for i in range(3))
+        print(f"| {concurrency} | {'with' if hooked else 'without'} | {rps:.1f} | {median:.1f} | {p99:.1f} |")
     for concurrency in (1, 16):
-        base, hooked = proxy[(False, concurrency)], proxy[(True, concurrency)]
+        ratios = [
+            h[0] / b[0] for b, h in zip(runs[(False, concurrency)], runs[(True, concurrency)], strict=True)
+        ]
         print(
-            f"\nconcurrency {concurrency}: throughput with/without hook {hooked[0] / base[0]:.2f}, "
-            f"median latency with/without {hooked[1] / base[1]:.2f}"
+            f"\nconcurrency {concurrency}: throughput with/without hook, per round "
+            f"{', '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f}"
         )
     return 0
 
