@@ -135,9 +135,8 @@ def _problem(error: Any) -> str:
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
-        model = {"encoder": EncoderConfig, "routes": RouteConfig}.get(str(error["loc"][0]), RoutesConfig)
-        if len(error["loc"]) == 1:
-            model = RoutesConfig
+        nested: dict[str, type[BaseModel]] = {"encoder": EncoderConfig, "routes": RouteConfig}
+        model = nested.get(str(error["loc"][0]), RoutesConfig) if len(error["loc"]) > 1 else RoutesConfig
         return f"unknown field; allowed: {', '.join(model.model_fields)}"
     if kind in ("string_too_short", "string_type"):
         return f"must be a non-empty string, got {_kind(value)}"
