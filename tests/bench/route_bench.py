@@ -231,16 +231,17 @@ def bench_proxy(queries: list[str], requests: int, rounds: int) -> dict[str, obj
     try:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
-            for label in ("with hook, no embedding cache", "with hook, embedding cache"):
-                server, url, _ = start_proxy(workdir, backend.server_port, with_hook=True)
-                try:
-                    ready[label] = server.wait_ready(f"{url}/health/readiness", timeout_s=180)
-                finally:
-                    server.stop()
-            servers = {hooked: start_proxy(workdir, backend.server_port, hooked) for hooked in (False, True)}
+            # Started one after another, so no start-up competes with another for the CPU.
+            server, url, _ = start_proxy(workdir, backend.server_port, with_hook=True)
             try:
-                for hooked, (server, url, _) in servers.items():
-                    label = "with hook, embedding cache (second copy)" if hooked else "without hook"
+                ready["with hook, no embedding cache yet"] = server.wait_ready(f"{url}/health/readiness", 180)
+            finally:
+                server.stop()
+            servers = {}
+            try:
+                for hooked, label in ((False, "without hook"), (True, "with hook, embedding cache")):
+                    servers[hooked] = start_proxy(workdir, backend.server_port, hooked)
+                    server, url, _ = servers[hooked]
                     ready[label] = server.wait_ready(f"{url}/health/readiness", timeout_s=180)
                 for concurrency in (1, 16):
                     n = requests if concurrency == 1 else requests * 4
