@@ -2,6 +2,7 @@
 
     python -m route_eval DATA.jsonl [--routes routes.yaml] [--png report.png]
                          [--fit platt|isotonic] [--write-routes fitted.yaml]
+    python -m route_eval DATA.jsonl... --compare routes-a.yaml routes-b.yaml...
 
 Each line of DATA.jsonl is {"text": ..., "route": MODEL} or {"messages": [...], "route": MODEL},
 where MODEL is the model the request should reach (e.g. doctor, dcot, phi2). Prints accuracy,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -104,6 +106,28 @@ class Report:
 
 def evaluate(decider: RouteDecider, items: list[Item]) -> Report:
     return Report(decider.config, items, [decider.decide(i.messages) for i in items])
+
+
+def compare(routes_files: list[Path], data: list[Path]) -> str:
+    """One markdown row per routes file (each names its encoder): accuracy on every data set,
+    the median decision time and the encoder's model file size."""
+    from offline_encoder import MODEL_FILE, model_dir
+
+    head = ["routes", "encoder", "model MB", *(p.name for p in data), "median decision ms"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for routes_file in routes_files:
+        config = load_routes(routes_file)
+        decider = RouteDecider(config)
+        reports = [evaluate(decider, read_items(p)) for p in data]
+        latency = statistics.median(d.latency_ms for r in reports for d in r.decisions)
+        folder, _ = model_dir(config.encoder)
+        size = (folder / MODEL_FILE).stat().st_size / 1e6
+        encoder = config.encoder.model + (
+            f" ({config.encoder.path})" if config.encoder.path else " (bundled)"
+        )
+        cells = [routes_file.name, encoder, f"{size:.0f}", *(f"{r.accuracy:.3f}" for r in reports)]
+        rows.append("| " + " | ".join([*cells, f"{latency:.1f}"]) + " |")
+    return "\n".join(rows)
 
 
 def sweep_thresholds(report: Report) -> dict[str, float]:
@@ -203,7 +227,17 @@ def main(argv: list[str] | None = None) -> int:
         "--fit", choices=["platt", "isotonic"], help="also calibrate with semantic-router fit()"
     )
     parser.add_argument("--write-routes", type=Path, help="save the routes with swept per-route thresholds")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        metavar="ROUTES",
+        help="only print one table comparing these routes files (say, one per encoder) on the data",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        print(compare(args.compare, args.data))
+        return 0
 
     config = load_routes(args.routes)
     decider = RouteDecider(config)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from route_config import DEFAULT_ROUTES_FILE, load_routes
 from route_eval import main, read_items
@@ -53,3 +54,19 @@ def test_bad_lines_are_reported_with_file_and_line(tmp_path: Path):
     path.write_text('{"text": "ok", "route": "phi2"}\n{"route": "phi2"}\n', encoding="utf-8")
     with pytest.raises(SystemExit, match=r"bad.jsonl:2: expected"):
         read_items(path)
+
+
+def test_compare_prints_one_row_per_routes_file_with_its_encoder_and_accuracy(
+    data: Path, tmp_path: Path, capsys
+):
+    routes = yaml.safe_load(DEFAULT_ROUTES_FILE.read_text(encoding="utf-8"))
+    routes["routes"] = routes["routes"][:1]  # only doctor: everything else goes to the base model
+    narrow = tmp_path / "doctor-only.yaml"
+    narrow.write_text(yaml.safe_dump(routes), encoding="utf-8")
+    assert main([str(data), "--compare", str(DEFAULT_ROUTES_FILE), str(narrow)]) == 0
+    header, rule, default, doctor_only = capsys.readouterr().out.strip().splitlines()
+    assert header.startswith("| routes | encoder | model MB | labelled.jsonl |"), header
+    assert default.startswith(
+        "| routes.yaml | sentence-transformers/all-MiniLM-L6-v2 (bundled) | 23 | 0.800 |"
+    )
+    assert doctor_only.startswith("| doctor-only.yaml |") and "| 0.600 |" in doctor_only, doctor_only
