@@ -148,6 +148,16 @@ def test_the_pod_passes_its_own_probes(litellm_pod):
         assert httpx.get(litellm_pod.url + path, timeout=10).status_code == 200, f"{probe} {path}"
 
 
+def test_the_pod_starts_from_the_images_utterance_embeddings_without_embedding_any(litellm_pod):
+    seeded = podman("exec", litellm_pod.container, "ls", "/opt/app-root/embedding-cache").stdout.split()
+    assert len(seeded) == 1 and seeded[0].endswith(".npz"), f"the image holds no embeddings: {seeded}"
+    # The writable cache folder appears only when the proxy had to embed something itself.
+    written = podman(
+        "exec", litellm_pod.container, "sh", "-c", "ls -A /tmp/embedding-cache 2>/dev/null || true"
+    )
+    assert written.stdout.split() == [], f"the pod embedded utterances the image had: {written.stdout}"
+
+
 def test_the_pod_routes_a_medical_question_to_doctor(litellm_pod, vllm):
     offset = len(vllm.log.text())
     response = chat(litellm_pod)
