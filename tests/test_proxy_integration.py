@@ -104,7 +104,10 @@ def post(proxy, body: dict | bytes) -> httpx.Response:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (b'{"model": "auto", "messages": [{"role": "user", "content": "', "Invalid JSON payload"),
+        (
+            b'{"model": "auto", "messages": [{"role": "user", "content": "' + CANARY.encode(),
+            "Invalid JSON payload",
+        ),
         (
             b'{"model": "auto", "messages": [{"role": "user", "content": "caf\xe9 '
             + CANARY.encode()
