@@ -41,9 +41,6 @@ class EmbeddingCache:
         seed = os.environ.get(CACHE_SEED_ENV)
         return cls(encoder_id, Path(directory) if directory else None, [Path(seed)] if seed else [])
 
-    def __len__(self) -> int:
-        return len(self._vectors)
-
     def key(self, text: str) -> str:
         return hashlib.sha256(f"{self.encoder_id}\0{text}".encode()).hexdigest()
 

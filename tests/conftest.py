@@ -8,10 +8,10 @@ import re
 
 # Before anything imports litellm: otherwise it tries to fetch a cost map from the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from embedding_cache import CACHE_DIR_ENV  # noqa: E402  (imports no litellm)
+
 # The routers the tests build share utterance embeddings, inside the clone (keyed by model and text).
-os.environ.setdefault(
-    "SEMANTIC_ROUTER_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".cache", "embeddings")
-)
+os.environ.setdefault(CACHE_DIR_ENV, os.path.join(os.path.dirname(__file__), "..", ".cache", "embeddings"))
 
 import subprocess
 import sys
@@ -101,7 +101,7 @@ def port_flags(ports: dict[str, int] | None = None) -> list[str]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The whole local stack, started exactly as `make up` starts it, on free ports."""
+    """The whole local stack, started as `make up` starts it (plus TEST_VALUES), on free ports."""
     run_dir = tmp_path_factory.mktemp("run")
     result = stack_up(run_dir, port_flags(), timeout_s=1200)
     if result.returncode != 0:

@@ -37,6 +37,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("SEMANTIC_ROUTER_LOG_LEVEL", "WARNING")
 
 from chart import chart_file  # noqa: E402
+from embedding_cache import CACHE_DIR_ENV  # noqa: E402
 from servers import LITELLM_BIN, Server, base_env, free_port  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "routing-eval.jsonl"
@@ -203,7 +204,7 @@ def start_proxy(workdir: Path, backend_port: int, with_hook: bool) -> tuple[Serv
         VLLM_API_KEY="unused",
         LITELLM_MASTER_KEY=key,
         SEMANTIC_ROUTER_LOG_LEVEL="WARNING",
-        SEMANTIC_ROUTER_CACHE_DIR=str(workdir / "embedding-cache"),
+        **{CACHE_DIR_ENV: str(workdir / "embedding-cache")},
         PYTHONPATH=str(ROOT / "litellm-configs"),
     )
     config = proxy_config(workdir, with_hook)
