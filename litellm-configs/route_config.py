@@ -83,6 +83,11 @@ class RoutesConfig(_Strict):
     history_weight: Score = Field(
         0.6, description="Weight of the previous user turn's scores (squared for the one before, ...)"
     )
+    topic_change_phrases: tuple[Name, ...] = Field(
+        (),
+        description="Phrases that announce a new topic (matched case-insensitively as whole words): "
+        "a user turn holding one is routed on its own, without earlier turns",
+    )
 
     @field_validator("routes")
     @classmethod

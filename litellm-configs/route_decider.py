@@ -8,7 +8,8 @@ Follow-ups: each earlier user turn (up to history_turns back) adds its route sco
 weighted by history_weight per turn back. A vague follow-up ("and what about for a 5
 year old?") scores low everywhere, so the conversation's route carries it; a clear new
 topic scores high on its own and wins. Earlier turns' scores are cached, so a follow-up
-costs one embedding.
+costs one embedding. A turn that announces a new topic ("Different question: ...", one of
+topic_change_phrases) is routed on its own.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from route_config import RoutesConfig
 ROUTED = "route"
 STICKY = "sticky"
 FALLBACK = "fallback"
+TOPIC_CHANGE = "topic-change"
 NO_TEXT = "no-text"
 
 _SPACES = re.compile(r"\s+")
@@ -125,6 +127,8 @@ class RouteDecider:
             aggregation=config.aggregation,  # type: ignore[arg-type]
             confidence_threshold=config.threshold,
         )
+        phrases = "|".join(r"\s+".join(map(re.escape, p.split())) for p in config.topic_change_phrases)
+        self._topic_change = re.compile(rf"\b(?:{phrases})\b", re.IGNORECASE) if phrases else None
         # Earlier turns of a conversation come back with every follow-up; remembering
         # their scores keeps a follow-up's cost at one embedding.
         self._recent: OrderedDict[str, dict[str, float]] = OrderedDict()
@@ -152,12 +156,18 @@ class RouteDecider:
         if not turns:
             return self._decision(None, None, NO_TEXT, start)
         latest = await self._scores(turns[0])
+        # A user who says the topic changed is believed: only the latest turn counts, however
+        # strongly the conversation so far pulls elsewhere.
+        new_topic = (
+            len(turns) > 1 and self._topic_change is not None and bool(self._topic_change.search(turns[0]))
+        )
+        earlier_turns = [] if new_topic else turns[1:]
         # Earlier user turns add their scores, weighted by history_weight per turn back:
         # a vague follow-up keeps the conversation's route, while a clear new topic,
         # which scores high on its own, still wins.
         combined = dict(latest)
         weight = 1.0
-        for earlier in turns[1:]:
+        for earlier in earlier_turns:
             weight *= self.config.history_weight
             for route, score in (await self._scores(earlier)).items():
                 combined[route] += weight * score
@@ -165,7 +175,8 @@ class RouteDecider:
         own_best = max(latest, key=latest.__getitem__)
         if combined[route] < self._threshold_of[route]:
             return self._decision(None, combined[route], FALLBACK, start)
-        return self._decision(route, combined[route], ROUTED if route == own_best else STICKY, start)
+        reason = TOPIC_CHANGE if new_topic else ROUTED if route == own_best else STICKY
+        return self._decision(route, combined[route], reason, start)
 
     def decide(self, messages: Any) -> Decision:
         """The synchronous form of adecide, for scripts and tests (not inside an event loop)."""

@@ -10,7 +10,8 @@ from prometheus_client import Counter, Histogram
 
 DECISIONS = Counter(
     "semantic_router_decisions_total",
-    "Requests for the virtual model, by the model chosen and why (route, sticky, fallback, no-text, error).",
+    "Requests for the virtual model, by the model chosen and why "
+    "(route, sticky, topic-change, fallback, no-text, error).",
     ["model", "reason"],
 )
 DECISION_SECONDS = Histogram(

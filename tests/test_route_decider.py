@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from route_config import parse_routes
-from route_decider import FALLBACK, NO_TEXT, ROUTED, STICKY, RouteDecider, clean_text, user_turns
+from route_decider import (
+    FALLBACK,
+    NO_TEXT,
+    ROUTED,
+    STICKY,
+    TOPIC_CHANGE,
+    RouteDecider,
+    clean_text,
+    user_turns,
+)
 
 
 def ask(text: str) -> list[dict]:
@@ -89,6 +98,45 @@ def test_follow_up_with_no_clear_topic_stays_on_the_conversations_adapter(decide
     ]
     decision = decider.decide(messages)
     assert decision.model == "doctor", decision
+
+
+def _after_a_health_question(latest: str) -> list[dict]:
+    return [
+        {
+            "role": "user",
+            "content": "I get chest tightness when I climb stairs, and my father had heart disease.",
+        },
+        {
+            "role": "assistant",
+            "content": "Please see a doctor soon; chest tightness on effort should be checked.",
+        },
+        {"role": "user", "content": latest},
+    ]
+
+
+def test_announced_topic_change_is_routed_on_its_own(decider: RouteDecider, default_routes):
+    messages = _after_a_health_question("I will. Different topic, what should I watch tonight?")
+    decision = decider.decide(messages)
+    assert (decision.model, decision.reason) == ("phi2", TOPIC_CHANGE), decision
+    # The phrase is what moved it: without topic_change_phrases the health question holds it.
+    without = RouteDecider(default_routes.model_copy(update={"topic_change_phrases": ()}))
+    assert without.decide(messages).model == "doctor", "this conversation no longer tests the phrases"
+
+
+@pytest.mark.parametrize(
+    "latest, changes",
+    [
+        ("ok. ON ANOTHER\n  NOTE, what should I watch tonight?", True),
+        ("What should I watch tonight? Different question, I know.", True),
+        ("indifferent questions aside, how long until it improves?", False),
+        ("I have another question, should I take aspirin?", False),
+    ],
+)
+def test_topic_change_phrases_match_whole_words_in_any_case(
+    decider: RouteDecider, latest: str, changes: bool
+):
+    decision = decider.decide(_after_a_health_question(latest))
+    assert (decision.reason == TOPIC_CHANGE) is changes, f"{latest!r}: {decision}"
 
 
 @pytest.mark.parametrize(
