@@ -191,4 +191,4 @@ bench: $(VENV)/.installed $(TOOLS)/.installed
 	$(PY) tests/bench/route_bench.py
 
 eval: $(VENV)/.installed
-	PYTHONPATH=litellm-configs $(PY) -m route_eval $(or $(DATA),tests/data/routing-eval.jsonl tests/data/conversations-eval.jsonl) --png $(or $(PNG),images/eval.png)
+	PYTHONPATH=litellm-configs $(PY) -m route_eval $(or $(DATA),tests/data/routing-eval.jsonl tests/data/conversations-eval.jsonl tests/data/borders-eval.jsonl) --png $(or $(PNG),images/eval.png)

@@ -1,7 +1,10 @@
 """The accuracy the project commits to for its default routes, on its own labelled data.
 
 The data in tests/data was written for this project (not taken from any benchmark):
-routing-eval.jsonl has single messages, conversations-eval.jsonl multi-turn follow-ups.
+routing-eval.jsonl has single messages, conversations-eval.jsonl multi-turn follow-ups, and
+borders-eval.jsonl single messages on the confusable borders (everyday questions that mention
+health work or the body, everyday troubleshooting and planning, "what if" speculation next to
+"could X have ...?" reasoning), where the committed figure is lower.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.mark.parametrize(
     ("name", "committed"),
-    [("routing-eval.jsonl", 0.97), ("conversations-eval.jsonl", 0.96)],
+    [("routing-eval.jsonl", 0.97), ("conversations-eval.jsonl", 0.96), ("borders-eval.jsonl", 0.85)],
 )
 def test_default_routes_meet_the_committed_accuracy(decider: RouteDecider, name: str, committed: float):
     report = evaluate(decider, read_items(DATA / name))
