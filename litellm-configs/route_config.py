@@ -52,6 +52,15 @@ class EncoderConfig(_Strict):
         None, description="Expected sha256 of <path>/model.onnx; the bundled model is always verified"
     )
     threads: int = Field(1, strict=True, ge=1, description="ONNX Runtime threads per embedding")
+    dimension: int | None = Field(
+        None,
+        strict=True,
+        ge=1,
+        description="Embedding size; needed (with path) for a model fastembed does not list, checked if set",
+    )
+    pooling: Literal["mean", "cls"] = Field(
+        "mean", description="How a model fastembed does not list turns token vectors into one"
+    )
 
 
 class RouteConfig(_Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from offline_encoder import BUNDLED_MODEL_SHA256, MODEL_FILE, bundled_model_dir, load_encoder
@@ -41,3 +42,37 @@ def test_a_folder_missing_tokenizer_files_names_them(tmp_path: Path):
     (folder / "tokenizer.json").unlink()
     with pytest.raises(RoutesError, match="missing tokenizer.json"):
         load_encoder(EncoderConfig(path=str(folder)))
+
+
+def test_a_model_fastembed_does_not_list_loads_from_its_folder_with_dimension_and_pooling(tmp_path: Path):
+    folder = copy_of_bundled_model(tmp_path)
+    text = ["My knee is swollen after a fall"]
+    [bundled] = load_encoder(EncoderConfig())(text)
+    [own] = load_encoder(EncoderConfig(model="acme/minilm-copy", path=str(folder), dimension=384))(text)
+    assert np.allclose(own, bundled, atol=1e-5), (
+        "mean pooling of the same ONNX model should give the same vector"
+    )
+    cls = load_encoder(
+        EncoderConfig(model="acme/minilm-copy", path=str(folder), dimension=384, pooling="cls")
+    )
+    [first_token] = cls(text)
+    assert not np.allclose(first_token, bundled, atol=1e-3), "pooling: cls was not applied"
+    assert abs(float(np.dot(first_token, first_token)) - 1.0) < 1e-3, (
+        "custom models' vectors should be unit length"
+    )
+
+
+def test_a_model_fastembed_does_not_list_needs_a_folder_and_a_dimension():
+    with pytest.raises(
+        RoutesError, match="'acme/unknown' is not a model fastembed knows; .* encoder.dimension"
+    ):
+        load_encoder(EncoderConfig(model="acme/unknown"))
+
+
+def test_a_wrong_dimension_is_refused_with_the_right_one(tmp_path: Path):
+    folder = copy_of_bundled_model(tmp_path)
+    with pytest.raises(
+        RoutesError,
+        match="encoder.dimension is 768, but .* gives vectors of 384; set encoder.dimension to 384",
+    ):
+        load_encoder(EncoderConfig(model="acme/minilm-copy", path=str(folder), dimension=768))
