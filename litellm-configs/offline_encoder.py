@@ -155,16 +155,16 @@ def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
     name = fastembed_name(config)
     try:
         encoder = OfflineFastEmbedEncoder(name=name, model_path=str(folder), threads=config.threads)
-        [vector] = encoder(["dimension check"])
+        size = len(encoder(["dimension check"])[0]) if config.dimension is not None else None
     except Exception as e:  # fastembed raises bare ValueErrors/RuntimeErrors for bad folders
         raise RoutesError(
             f"encoder: cannot load {config.model} from {folder}: {e}; replace the damaged files "
             "(set encoder.sha256 to catch this before loading)"
         ) from e
-    if config.dimension is not None and len(vector) != config.dimension:
+    if size != config.dimension:
         raise RoutesError(
             f"encoder.dimension is {config.dimension}, but {folder / MODEL_FILE} gives vectors of "
-            f"{len(vector)}; set encoder.dimension to {len(vector)}"
+            f"{size}; set encoder.dimension to {size}"
         )
     encoder.cache = EmbeddingCache.from_environment(hashlib.sha256(f"{actual}\0{name}".encode()).hexdigest())
     return encoder
