@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -25,6 +26,16 @@ REASONING = (
     "A train leaves at 3 pm at 60 mph and a second one follows at 4 pm at 80 mph. "
     "When does the second catch up? Think step by step."
 )
+
+
+class Outcome(NamedTuple):
+    """One client request: when it was sent and ended, what it asked, and what came back."""
+
+    sent: float
+    ended: float
+    text: str
+    outcome: int | str
+    route: str | None
 
 
 def ask(proxy, text: str = MEDICAL, **extra) -> httpx.Response:
@@ -159,8 +170,8 @@ def test_a_proxy_restarted_under_load_fails_requests_only_while_it_is_down(stack
     ports = current_ports(run)
     texts = [MEDICAL, REASONING, "What is the capital of Portugal?"]
     expected = {text: decider.decide([{"role": "user", "content": text}]).model for text in texts}
-    # (sent at, text, outcome, x-semantic-route); each request on a new connection, like a new client.
-    outcomes: list[tuple[float, str, int | str, str | None]] = []
+    # Each request on a new connection, like a new client.
+    outcomes: list[Outcome] = []
     done = threading.Event()
 
     def client(offset: int) -> None:
@@ -170,12 +181,20 @@ def test_a_proxy_restarted_under_load_fails_requests_only_while_it_is_down(stack
             text, sent = texts[n % len(texts)], time.monotonic()
             try:
                 response = ask(proxy, text)
-                outcomes.append((sent, text, response.status_code, response.headers.get("x-semantic-route")))
+                outcomes.append(
+                    Outcome(
+                        sent,
+                        time.monotonic(),
+                        text,
+                        response.status_code,
+                        response.headers.get("x-semantic-route"),
+                    )
+                )
             except httpx.ConnectError:
-                outcomes.append((sent, text, "refused", None))
+                outcomes.append(Outcome(sent, time.monotonic(), text, "refused", None))
                 time.sleep(0.2)  # a client backing off before it tries again
             except httpx.HTTPError as e:  # a reset or truncated answer: something was lost
-                outcomes.append((sent, text, type(e).__name__, None))
+                outcomes.append(Outcome(sent, time.monotonic(), text, type(e).__name__, None))
 
     with ThreadPoolExecutor(4) as pool:
         clients = [pool.submit(client, i) for i in range(4)]
@@ -189,11 +208,16 @@ def test_a_proxy_restarted_under_load_fails_requests_only_while_it_is_down(stack
         for finished in clients:
             finished.result()
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
-    failed = [o for o in outcomes if o[2] != 200]
+    failed = [o for o in outcomes if o.outcome != 200]
     assert failed, "no request was refused: the proxy was never down during the run"
-    assert {o[2] for o in failed} == {"refused"}, f"clients saw more than refused connections: {failed}"
-    assert all(down_at <= o[0] <= back_at for o in failed), "requests failed while the proxy was up"
-    answered = [o for o in outcomes if o[2] == 200]
-    assert any(o[0] < down_at for o in answered) and any(o[0] > back_at for o in answered), outcomes
-    misrouted = [o for o in answered if o[3] != expected[o[1]]]
+    assert {o.outcome for o in failed} == {"refused"}, f"clients saw more than refused connections: {failed}"
+    # A busy machine can hold a client between taking its start time and connecting, so a refused
+    # request only has to have been under way at some moment while the proxy was down.
+    while_up = [o for o in failed if o.ended < down_at or o.sent > back_at]
+    assert not while_up, (
+        f"requests failed while the proxy was up (down {down_at:.2f} to {back_at:.2f}): {while_up}"
+    )
+    answered = [o for o in outcomes if o.outcome == 200]
+    assert any(o.ended < down_at for o in answered) and any(o.sent > back_at for o in answered), outcomes
+    misrouted = [o for o in answered if o.route != expected[o.text]]
     assert not misrouted, f"answers routed elsewhere than the router decides: {misrouted}"
