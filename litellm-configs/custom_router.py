@@ -1,10 +1,12 @@
 """LiteLLM hooks: requests for the virtual model go to the model the router picks.
 
 Registered in the proxy config as `callbacks: custom_router.proxy_handler_instance`.
-Only requests naming the virtual model (`auto`) are routed; any other model passes through
-unchanged. Every chat request is first checked for shape (a 400 names what is wrong), and an
-unreachable model server becomes a 503. The routes file is SEMANTIC_ROUTES_FILE, or routes.yaml
-beside this file; it is checked for edits every SEMANTIC_ROUTES_CHECK_SECONDS (default 1).
+Only requests naming the virtual model (`auto`) are routed, through any of the chat,
+completions and Responses APIs; any other model passes through unchanged. Every chat request
+is first checked for shape (a 400 names what is wrong), embedding requests get a 400 (the
+models are chat models), and an unreachable model server becomes a 503. The routes file is
+SEMANTIC_ROUTES_FILE, or routes.yaml beside this file; it is checked for edits every
+SEMANTIC_ROUTES_CHECK_SECONDS (default 1).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
 
 import request_checks  # noqa: E402
+from request_messages import CHAT_CALLS, EMBEDDING_CALLS, chat_messages  # noqa: E402
 from route_config import DEFAULT_ROUTES_FILE, RoutesError  # noqa: E402
 from route_decider import Decision  # noqa: E402
 from routes_reloader import LiveRoutes  # noqa: E402
@@ -38,8 +41,10 @@ UNAVAILABLE = "unavailable"
 # A client that sends this header with the value `open-webui` (the chart's Open WebUI does) gets
 # the routing decision as an Open WebUI status event before a streamed answer.
 NOTICE_HEADER = "x-semantic-route-notice"
-# LiteLLM's call types for /chat/completions, whose messages are checked before anything else.
-CHAT_CALLS = ("completion", "acompletion")
+NO_EMBEDDINGS = (
+    "this proxy serves chat models only (/v1/chat/completions, /v1/completions, /v1/responses); "
+    "it has no embedding model"
+)
 
 
 def _setup_logging() -> None:
@@ -70,13 +75,16 @@ class SemanticRouterHook(CustomLogger):
             return data
         if call_type in CHAT_CALLS and (found := request_checks.problem(data)):
             raise HTTPException(status_code=400, detail=f"invalid chat request: {found}")
+        if call_type in EMBEDDING_CALLS:
+            # vLLM would answer 404 after LiteLLM logged a traceback; the reason is simpler.
+            raise HTTPException(status_code=400, detail=NO_EMBEDDINGS)
         virtual_model = self.routes.config.virtual_model
         if data.get("model") != virtual_model:
             return data
         self.routes.refresh()
         decider = self.routes.decider
         try:
-            decision = await decider.adecide(data.get("messages"))
+            decision = await decider.adecide(chat_messages(data, call_type))
         except Exception as e:  # routing must never fail a request: the base model answers
             log.error("routing failed, using %s: %s", decider.config.default_model, type(e).__name__)
             decision = Decision(model=decider.config.default_model, route=None, score=None, reason=ERROR)

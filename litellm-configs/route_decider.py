@@ -37,6 +37,8 @@ TOPIC_CHANGE = "topic-change"
 NO_TEXT = "no-text"
 
 _SPACES = re.compile(r"\s+")
+# Content parts with words in them: chat's `text`, the Responses API's `input_text`.
+TEXT_PARTS = ("text", "input_text")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def _content_text(content: Any, max_chars: int) -> str:
     pieces: list[str] = []
     size = 0
     for part in content:
-        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+        if isinstance(part, dict) and part.get("type") in TEXT_PARTS and isinstance(part.get("text"), str):
             piece = part["text"]
         elif isinstance(part, str):
             piece = part

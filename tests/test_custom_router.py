@@ -73,17 +73,55 @@ def test_malformed_chat_requests_are_refused_with_400_before_routing(data: dict)
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "call_type"),
     [
-        {"model": "auto", "messages": [{"role": "user", "content": ""}], "metadata": "not a dict"},
-        {"model": "auto", "prompt": "a text completion has no messages"},
+        ({"model": "auto", "messages": [{"role": "user", "content": ""}], "metadata": "x"}, "acompletion"),
+        ({"model": "auto", "prompt": [[464, 3290, 318]]}, "atext_completion"),
+        ({"model": "auto", "input": [{"type": "function_call_output", "output": "42"}]}, "aresponses"),
     ],
-    ids=["nothing-to-embed", "text-completion"],
+    ids=["nothing-to-embed", "token-id-prompt", "no-message-items"],
 )
-def test_auto_requests_without_text_go_to_the_base_model_without_raising(data: dict):
-    result = asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, "text_completion"))
+def test_auto_requests_without_text_go_to_the_base_model_without_raising(data: dict, call_type: str):
+    result = asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, call_type))
     assert result["model"] == "phi2"
     assert result["metadata"][ROUTE_METADATA_KEY]["reason"] == "no-text"
+
+
+@pytest.mark.parametrize(
+    ("data", "call_type"),
+    [
+        ({"model": "auto", "prompt": MEDICAL, "max_tokens": 8}, "atext_completion"),
+        ({"model": "auto", "input": MEDICAL}, "aresponses"),
+        (
+            {
+                "model": "auto",
+                "input": [
+                    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": MEDICAL}]}
+                ],
+            },
+            "aresponses",
+        ),
+    ],
+    ids=["completions-prompt", "responses-string-input", "responses-message-items"],
+)
+def test_completions_and_responses_requests_for_auto_are_routed_like_chats(data: dict, call_type: str):
+    result = asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, call_type))
+    assert result["model"] == "doctor", (
+        f"routed to {result['model']}: {result['metadata'][ROUTE_METADATA_KEY]}"
+    )
+    assert result["metadata"][ROUTE_METADATA_KEY]["reason"] == "route"
+
+
+@pytest.mark.parametrize("model", ["auto", "phi2", "doctor"])
+def test_embedding_requests_are_refused_with_400_saying_the_models_are_chat_models(model: str):
+    data = {"model": model, "input": MEDICAL}
+    with pytest.raises(HTTPException) as refused:
+        asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, "aembedding"))
+    assert refused.value.status_code == 400
+    assert "chat models only" in str(refused.value.detail) and "no embedding model" in str(
+        refused.value.detail
+    )
+    assert data["model"] == model, "a refused request must not be rerouted"
 
 
 def test_non_dict_request_data_is_returned_as_is():

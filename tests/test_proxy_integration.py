@@ -101,6 +101,83 @@ def post(proxy, body: dict | bytes) -> httpx.Response:
     )
 
 
+def wait_served(vllm, since: int, timeout_s: float = 10) -> list[str]:
+    """The models vLLM served since character `since` of its log, once it logged any."""
+    deadline = time.monotonic() + timeout_s
+    while not (served := [model for _, model in vllm.served(since=since)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return served
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/completions", {"prompt": MEDICAL, "max_tokens": 4}),
+        ("/v1/responses", {"input": MEDICAL, "max_output_tokens": 16}),
+        (
+            "/v1/responses",
+            {
+                "input": [
+                    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": MEDICAL}]}
+                ],
+                "max_output_tokens": 16,
+            },
+        ),
+    ],
+    ids=["completions-prompt", "responses-string", "responses-message-items"],
+)
+def test_auto_requests_through_the_completions_and_responses_apis_are_routed_like_chats(
+    proxy, vllm, path: str, body: dict
+):
+    offset = len(vllm.log.text())
+    response = httpx.post(
+        f"{proxy.url}{path}",
+        headers={"Authorization": f"Bearer {proxy.key}"},
+        json={"model": "auto", **body},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers.get("x-semantic-route") == "doctor", dict(response.headers)
+    assert wait_served(vllm, offset) == ["doctor"], f"vLLM log tail:\n{vllm.log.tail()}"
+
+
+def test_embedding_requests_get_a_400_saying_there_is_no_embedding_model(proxy, vllm):
+    offset = len(vllm.log.text())
+    response = httpx.post(
+        f"{proxy.url}/v1/embeddings",
+        headers={"Authorization": f"Bearer {proxy.key}"},
+        json={"model": "auto", "input": MEDICAL},
+        timeout=60,
+    )
+    assert response.status_code == 400, response.text
+    assert "no embedding model" in response.json()["error"]["message"], response.text
+    assert vllm.served(since=offset) == [], "the embedding request reached vLLM"
+
+
+def test_a_call_vllm_answers_not_found_does_not_turn_away_the_next_clients_of_that_model(proxy):
+    # An unknown previous_response_id is one client's mistake; vLLM answers 404 for it.
+    mistaken = httpx.post(
+        f"{proxy.url}/v1/responses",
+        headers={"Authorization": f"Bearer {proxy.key}"},
+        json={
+            "model": "phi2",
+            "input": "and then?",
+            "previous_response_id": "resp_unknown",
+            "max_output_tokens": 16,
+        },
+        timeout=60,
+    )
+    assert mistaken.status_code in (400, 404), mistaken.text
+    assert "not found" in mistaken.text
+    # Straight after, without client retries (the OpenAI client would retry a 429 and hide it).
+    for body in (
+        {"model": "phi2", "messages": user(SMALL_TALK)},
+        {"model": "auto", "messages": user(SMALL_TALK)},
+    ):
+        answer = post(proxy, {**body, "max_tokens": 4})
+        assert answer.status_code == 200, f"{body['model']} after another client's 404: {answer.text[:300]}"
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -155,6 +232,23 @@ def test_malformed_chat_requests_get_a_400_naming_the_problem_and_the_proxy_keep
     assert response.status_code == 400, f"{response.status_code} {response.text}"
     assert expected in response.json()["error"]["message"], response.text
     assert vllm.served(since=offset) == [], "a malformed request reached vLLM"
+    assert CANARY not in proxy.log.text(), "the proxy logged the user's words"
+    headers, _ = chat(api, "auto", MEDICAL)
+    assert headers.get("x-semantic-route") == "doctor"
+
+
+@pytest.mark.parametrize(
+    "body", [b"[1, 2]", b'"' + CANARY.encode() + b'"', b"42"], ids=["list", "string", "number"]
+)
+def test_a_json_body_that_is_not_an_object_is_refused_and_the_proxy_keeps_serving(
+    api, proxy, vllm, body: bytes
+):
+    offset = len(vllm.log.text())
+    response = post(proxy, body)
+    # LiteLLM's own auth code reads the body as an object before any hook runs and answers a
+    # plain 500 (README, Operations); what matters here is that nothing else happens.
+    assert response.status_code in (400, 500), f"{response.status_code} {response.text[:300]}"
+    assert vllm.served(since=offset) == [], "a body that is no request reached vLLM"
     assert CANARY not in proxy.log.text(), "the proxy logged the user's words"
     headers, _ = chat(api, "auto", MEDICAL)
     assert headers.get("x-semantic-route") == "doctor"

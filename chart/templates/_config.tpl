@@ -108,6 +108,10 @@ router_settings:
   # retries with backoff kept a client waiting ~10 s for the error. It answers 503 at once
   # instead (custom_router's failure hook), with Retry-After; OpenAI clients retry 503 themselves.
   num_retries: 0
+  # Each model is one deployment, so a cooldown has nowhere else to send its traffic: it only
+  # turned one client's failed call (a 404 for an unknown previous_response_id) into 429s for
+  # every user of that model for 5 s. Without it each request is tried on its own merits.
+  disable_cooldowns: true
   fallbacks:
 {{- range .Values.adapters }}
     - {{ .name }}: [{{ $.Values.baseModel.name }}]
