@@ -123,10 +123,11 @@ def wait_served(vllm, since: int, timeout_s: float = 10) -> list[str]:
                 "max_output_tokens": 16,
             },
         ),
+        ("/v1/messages", {"messages": [{"role": "user", "content": MEDICAL}], "max_tokens": 4}),
     ],
-    ids=["completions-prompt", "responses-string", "responses-message-items"],
+    ids=["completions-prompt", "responses-string", "responses-message-items", "anthropic-messages"],
 )
-def test_auto_requests_through_the_completions_and_responses_apis_are_routed_like_chats(
+def test_auto_requests_through_the_completions_responses_and_messages_apis_are_routed_like_chats(
     proxy, vllm, path: str, body: dict
 ):
     offset = len(vllm.log.text())
