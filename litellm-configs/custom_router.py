@@ -26,7 +26,7 @@ from fastapi import HTTPException  # noqa: E402
 from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
 
-import json_object_body  # noqa: E402
+import request_body  # noqa: E402
 import request_checks  # noqa: E402
 from request_messages import CHAT_CALLS, EMBEDDING_CALLS, chat_messages  # noqa: E402
 from route_config import DEFAULT_ROUTES_FILE, RoutesError  # noqa: E402
@@ -214,7 +214,11 @@ def _wants_notice(data: dict) -> bool:
 
 
 _setup_logging()
-json_object_body.install()
+try:
+    request_body.install(request_body.max_body_bytes())
+except ValueError as e:
+    log.critical("the proxy will not become ready: %s", e)
+    raise
 try:
     proxy_handler_instance = SemanticRouterHook(
         os.environ.get("SEMANTIC_ROUTES_FILE", DEFAULT_ROUTES_FILE),

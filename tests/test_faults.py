@@ -107,9 +107,9 @@ def test_a_route_whose_adapter_vllm_does_not_serve_is_answered_by_the_base_model
     assert route == "dcot", "dcot was not used again within 30 s of vLLM serving it again"
 
 
-def proxy_copy(stack, routes_file: Path, log: Path) -> tuple[Server, int]:
-    """A second proxy run exactly as the stack runs its own (read from /proc), with other routes,
-    and its port."""
+def proxy_copy(stack, routes_file: Path, log: Path, **environment: str) -> tuple[Server, int]:
+    """A second proxy run exactly as the stack runs its own (read from /proc), with other routes
+    and these environment variables, and its port."""
     pid = running(RunDir(stack.run_dir), "litellm")["pid"]
     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
     env = dict(
@@ -117,7 +117,7 @@ def proxy_copy(stack, routes_file: Path, log: Path) -> tuple[Server, int]:
         for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
         if "=" in item
     )
-    env["SEMANTIC_ROUTES_FILE"] = str(routes_file)
+    env.update(SEMANTIC_ROUTES_FILE=str(routes_file), **environment)
     port = free_port()
     cmd = [arg for arg in cmd if not arg.startswith("--port")] + [f"--port={port}"]
     return Server("litellm-copy", cmd, env, log), port
@@ -163,6 +163,21 @@ def test_a_missing_or_damaged_encoder_keeps_the_proxy_from_becoming_ready_and_it
     assert server.process.returncode != 0
     [reason] = [line for line in server.log_text().splitlines() if "semantic router cannot start" in line]
     assert expected in reason, reason
+
+
+def test_a_body_limit_that_is_no_size_keeps_the_proxy_from_becoming_ready_and_its_log_says_why(
+    stack, proxy, tmp_path: Path
+):
+    routes_file = tmp_path / "routes.yaml"
+    routes_file.write_text(proxy.routes_text, encoding="utf-8")
+    server, port = proxy_copy(stack, routes_file, tmp_path / "litellm.log", MAX_REQUEST_BODY_MB="8MB")
+    try:
+        with pytest.raises(RuntimeError, match="exited with"):
+            server.wait_ready(f"http://127.0.0.1:{port}/health/readiness", timeout_s=120)
+    finally:
+        server.stop()
+    [reason] = [line for line in server.log_text().splitlines() if "will not become ready" in line]
+    assert "MAX_REQUEST_BODY_MB must be a number of megabytes above 0, got '8MB'" in reason, reason
 
 
 def test_a_proxy_restarted_under_load_fails_requests_only_while_it_is_down(stack, proxy, decider):

@@ -4,6 +4,7 @@ model actually served each request."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -77,8 +78,8 @@ def test_streaming_auto_requests_are_routed_and_stream_chunks(api, vllm):
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk-wrong"}], ids=["no-key", "wrong-key"])
 def test_requests_without_the_master_key_get_401(proxy, headers: dict):
     body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
-    for method, path, json in [("GET", "/v1/models", None), ("POST", "/v1/chat/completions", body)]:
-        response = httpx.request(method, f"{proxy.url}{path}", headers=headers, json=json, timeout=30)
+    for method, path, payload in [("GET", "/v1/models", None), ("POST", "/v1/chat/completions", body)]:
+        response = httpx.request(method, f"{proxy.url}{path}", headers=headers, json=payload, timeout=30)
         assert response.status_code == 401, f"{method} {path}: {response.status_code} {response.text}"
 
 
@@ -262,7 +263,7 @@ def test_a_json_body_that_is_not_an_object_gets_a_400_saying_so_and_the_proxy_ke
     [
         ({"model": "auto", "messages": user() * 5000, "max_tokens": 4}, "maximum context length"),
         (
-            {"model": "auto", "messages": user(f"{CANARY} " * 2_000_000), "max_tokens": 4},
+            {"model": "auto", "messages": user(f"{CANARY} " * 400_000), "max_tokens": 4},
             "maximum context length",
         ),
         (
@@ -271,7 +272,7 @@ def test_a_json_body_that_is_not_an_object_gets_a_400_saying_so_and_the_proxy_ke
         ),
         ({"model": "auto", "messages": user(), "max_tokens": -3}, "max_tokens must be at least 1"),
     ],
-    ids=["5000-messages", "26-MB-message", "absurd-max-tokens", "negative-max-tokens"],
+    ids=["5000-messages", "5-MB-message", "absurd-max-tokens", "negative-max-tokens"],
 )
 def test_requests_beyond_the_models_limits_get_a_400_naming_the_limit_and_the_proxy_keeps_serving(
     api, proxy, body: dict, expected: str
@@ -279,6 +280,30 @@ def test_requests_beyond_the_models_limits_get_a_400_naming_the_limit_and_the_pr
     response = post(proxy, body)
     assert response.status_code == 400, f"{response.status_code} {response.text[:500]}"
     assert expected in response.json()["error"]["message"], response.text[:500]
+    assert CANARY not in proxy.log.text(), "the proxy logged the user's words"
+    headers, _ = chat(api, "auto", MEDICAL)
+    assert headers.get("x-semantic-route") == "doctor"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_size_limit_gets_a_413_before_it_is_read_and_the_proxy_keeps_serving(
+    api, proxy, vllm, chunked: bool
+):
+    body = json.dumps({"model": "auto", "messages": user(f"{CANARY} " * 2_000_000)}).encode()
+    assert len(body) > 8 * 1024 * 1024
+    # A generator is sent chunked, without a Content-Length.
+    content = (body[i : i + (1 << 20)] for i in range(0, len(body), 1 << 20)) if chunked else body
+    offset = len(vllm.log.text())
+    response = httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {proxy.key}", "Content-Type": "application/json"},
+        content=content,
+        timeout=120,
+    )
+    assert response.status_code == 413, f"{response.status_code} {response.text[:300]}"
+    message = response.json()["error"]["message"]
+    assert "over this proxy's limit of 8 MB (MAX_REQUEST_BODY_MB" in message, message
+    assert vllm.served(since=offset) == [], "an oversized body reached vLLM"
     assert CANARY not in proxy.log.text(), "the proxy logged the user's words"
     headers, _ = chat(api, "auto", MEDICAL)
     assert headers.get("x-semantic-route") == "doctor"

@@ -1,0 +1,115 @@
+"""The body reader LiteLLM's auth uses, wrapped: bodies over the limit get a 413 before they are
+read, JSON that is not an object a 400."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from litellm.proxy._types import ProxyException
+from litellm.proxy.auth import user_api_key_auth
+from starlette.requests import Request
+
+import request_body
+
+LIMIT = 1024
+
+
+# Bytes the reader took from the client in the last read().
+received: list[int] = [0]
+
+
+def read(
+    body: bytes, chunks: int = 1, headers: list[tuple[bytes, bytes]] | None = None
+) -> tuple[object, int]:
+    """What the wrapped reader returns for this body, and how many bytes it took from the client."""
+    size = -(-len(body) // chunks) if body else 1
+    parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+    received[:] = [0]
+
+    async def receive() -> dict:
+        part = parts.pop(0) if parts else b""
+        received[0] += len(part)
+        return {"type": "http.request", "body": part, "more_body": bool(parts)}
+
+    given = headers if headers is not None else [(b"content-length", str(len(body)).encode())]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "headers": [(b"content-type", b"application/json"), *given],
+        "query_string": b"",
+    }
+    result = asyncio.run(user_api_key_auth.read_request_body(request=Request(scope, receive)))
+    return result, received[0]
+
+
+def refused(body: bytes, **kwargs) -> ProxyException:
+    with pytest.raises(ProxyException) as caught:
+        read(body, **kwargs)
+    return caught.value
+
+
+@pytest.fixture(autouse=True)
+def installed():
+    original = getattr(user_api_key_auth.read_request_body, "unchecked", user_api_key_auth.read_request_body)
+    request_body.install(LIMIT)
+    request_body.install(LIMIT)  # a second call replaces the wrapper, never wraps it again
+    yield
+    user_api_key_auth.read_request_body = original
+    request_body.install(request_body.max_body_bytes())
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [(b"[1, 2]", "a list"), (b'"hello"', "a string"), (b"42", "a number"), (b"null", "null")],
+)
+def test_json_that_is_not_an_object_is_refused_with_a_400_naming_what_it_is(body: bytes, kind: str):
+    error = refused(body)
+    assert str(error.code) == "400"
+    assert error.message == f"invalid request: the request body must be a JSON object, got {kind}"
+
+
+def test_objects_and_empty_bodies_are_read_as_before():
+    assert read(b'{"model": "auto", "messages": []}')[0] == {"model": "auto", "messages": []}
+    assert read(b"")[0] == {}
+
+
+def test_a_body_whose_length_is_over_the_limit_is_refused_with_a_413_before_it_is_read():
+    body = b'{"model": "auto", "text": "' + b"x" * (3 * LIMIT) + b'"}'
+    error = refused(body, chunks=4)
+    assert str(error.code) == "413"
+    assert error.message.startswith(
+        f"request body of {len(body)} bytes is over this proxy's limit of 1024 bytes"
+    )
+    assert "MAX_REQUEST_BODY_MB" in error.message
+    assert received == [0], "the body was read before it was refused"
+
+
+def test_a_streamed_body_is_refused_once_it_passes_the_limit_and_read_whole_below_it():
+    big = b'{"text": "' + b"x" * (3 * LIMIT) + b'"}'
+    chunked = [(b"transfer-encoding", b"chunked")]
+    error = refused(big, chunks=8, headers=chunked)
+    assert str(error.code) == "413" and "streamed" in error.message
+    assert received[0] < len(big), "the whole streamed body was read before it was refused"
+    small = b'{"model": "auto", "messages": []}'
+    assert read(small, chunks=3, headers=chunked) == ({"model": "auto", "messages": []}, len(small))
+
+
+def test_a_body_at_the_limit_is_read():
+    body = b'{"t": "' + b"x" * (LIMIT - 10) + b'"}'
+    assert len(body) == LIMIT - 1
+    assert read(body)[0] == {"t": "x" * (LIMIT - 10)}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", int(8 * 1024 * 1024)), ("0.5", 512 * 1024), (" 16 ", 16 * 1024 * 1024)]
+)
+def test_the_limit_comes_from_max_request_body_mb(value: str, expected: int):
+    assert request_body.max_body_bytes({"MAX_REQUEST_BODY_MB": value}) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "ten", "nan", "inf"])
+def test_a_limit_that_is_no_size_is_refused_naming_the_variable(value: str):
+    with pytest.raises(ValueError, match="MAX_REQUEST_BODY_MB must be a number of megabytes above 0"):
+        request_body.max_body_bytes({"MAX_REQUEST_BODY_MB": value})
