@@ -2,9 +2,9 @@
 
 LiteLLM 1.108.7 reads and parses the whole body before it authenticates the caller, and
 then reads it as an object:
-- a body of any size is held in memory and parsed (a 210 MB chat took the proxy from under
-  1 GB to 3.1 GB, over the pod's 2 GiB limit), so a body over MAX_REQUEST_BODY_MB (default 8)
-  is refused with a 413 before it is read, from its Content-Length, or while it streams;
+- a body of any size is held in memory and parsed (two 200 MB chats took the proxy from
+  0.6 GB to 3.1 GB, past the pod's 2 GiB limit), so a body over MAX_REQUEST_BODY_MB (default
+  8) is refused with a 413 before it is read, from its Content-Length, or while it streams;
 - `[1, 2]`, `"hi"` or `42` ended in a plain-text 500 before any hook could look at them, so a
   body that is not a JSON object gets a 400 naming what it is.
 Both fail the way LiteLLM's auth fails a body that does not parse: after its key check runs,
