@@ -61,7 +61,7 @@ def _setup_logging() -> None:
 class SemanticRouterHook(CustomLogger):
     def __init__(self, routes_file: str | Path, check_interval_s: float):
         super().__init__()
-        self.routes = LiveRoutes(routes_file, check_interval_s)
+        self.routes = LiveRoutes(routes_file, check_interval_s, served_models)
         log.info(
             "semantic router ready: %s routes %s from %s",
             self.routes.config.virtual_model,
@@ -89,6 +89,9 @@ class SemanticRouterHook(CustomLogger):
         except Exception as e:  # routing must never fail a request: the base model answers
             log.error("routing failed, using %s: %s", decider.config.default_model, type(e).__name__)
             decision = Decision(model=decider.config.default_model, route=None, score=None, reason=ERROR)
+        served = served_models()
+        if served is not None and decision.model not in served:
+            decision = _served_instead(decision, served, virtual_model, decider.config.default_model)
         data["model"] = decision.model
         DECISIONS.labels(model=decision.model, reason=decision.reason).inc()
         DECISION_SECONDS.observe(decision.latency_ms / 1000.0)
@@ -184,6 +187,32 @@ class SemanticRouterHook(CustomLogger):
                 )
             )
         return headers
+
+
+def served_models() -> set[str] | None:
+    """The model names LiteLLM's router serves, or None before it is set up."""
+    from litellm.proxy import proxy_server
+
+    router = getattr(proxy_server, "llm_router", None)
+    return set(router.get_model_names()) if router is not None else None
+
+
+def _served_instead(decision: Decision, served: set[str], virtual_model: str, default_model: str) -> Decision:
+    """The routes name a model the proxy does not serve (a routes file it started with, since a
+    reload refuses one): the base model answers, and the log says what to fix."""
+    log.error(
+        json.dumps(
+            {
+                "event": "route_model_not_served",
+                "model": decision.model,
+                "route": decision.route,
+                "hint": "fix the routes file: this proxy serves " + ", ".join(sorted(served)),
+            }
+        )
+    )
+    # The virtual model itself is served by the base model, so it answers if the default does not.
+    model = default_model if default_model in served else virtual_model
+    return Decision(model=model, route=None, score=decision.score, reason=ERROR)
 
 
 def _route(data: Any) -> dict | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -206,6 +207,18 @@ def load_routes(path: str | Path = DEFAULT_ROUTES_FILE) -> RoutesConfig:
     except yaml.YAMLError as e:
         raise RoutesError(f"{path}: not valid YAML: {e}") from e
     return parse_routes(data, str(path))
+
+
+def check_served(config: RoutesConfig, served: Collection[str], source: str = "<routes>") -> None:
+    """Raise RoutesError if the routes send requests to a model the proxy does not serve."""
+    targets = [(f"route {r.name!r} sends to model", r.model) for r in config.routes]
+    targets.append(("default_model is", config.default_model))
+    unserved = [f"{what} {model!r}" for what, model in targets if model not in served]
+    if unserved:
+        raise RoutesError(
+            f"{source}: {'; '.join(unserved)}, which this proxy does not serve "
+            f"(it serves {', '.join(sorted(served))})"
+        )
 
 
 def json_schema() -> str:

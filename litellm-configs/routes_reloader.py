@@ -2,8 +2,9 @@
 
 A mounted ConfigMap is updated in place (kubelet swaps a symlink), so the file is
 re-read when its identity (inode, size, mtime) changes. The new decider is built in a
-worker thread while the old one keeps answering; a broken edit is logged once and the
-last good routes keep serving.
+worker thread while the old one keeps answering; a broken edit (including one that sends
+requests to a model the proxy does not serve) is logged once and the last good routes keep
+serving.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 
-from route_config import RoutesConfig, load_routes
+from route_config import RoutesConfig, check_served, load_routes
 from route_decider import RouteDecider
 from routing_metrics import RELOADS
 
@@ -34,9 +36,16 @@ def _stamp(path: Path) -> Stamp:
 class LiveRoutes:
     """The current decider for a routes file; `await refresh()` picks up edits."""
 
-    def __init__(self, path: str | Path, check_interval_s: float = 1.0):
+    def __init__(
+        self,
+        path: str | Path,
+        check_interval_s: float = 1.0,
+        served_models: Callable[[], Collection[str] | None] = lambda: None,
+    ):
         self.path = Path(path)
         self.check_interval_s = check_interval_s
+        # The models the proxy serves, once it knows them (None: unknown, nothing to check).
+        self.served_models = served_models
         self._stamp = _stamp(self.path)
         # The first load fails loudly: a proxy must not start with routes it cannot read.
         self.decider = RouteDecider(load_routes(self.path))
@@ -66,6 +75,9 @@ class LiveRoutes:
         started = time.perf_counter()
         try:
             config = load_routes(self.path)
+            served = self.served_models()
+            if served is not None:
+                check_served(config, served, str(self.path))
             same_encoder = config.encoder == self.decider.config.encoder
             decider = RouteDecider(config, self.decider.encoder if same_encoder else None)
         except Exception as e:  # any failure must leave the last good routes serving

@@ -224,3 +224,19 @@ def test_an_unreachable_model_server_becomes_a_503_saying_so():
     assert "model server (vLLM) is unavailable" in answer.detail
     other = asyncio.run(proxy_handler_instance.async_post_call_failure_hook({}, ValueError("bad"), None))
     assert other is None, "other failures keep LiteLLM's own answer"
+
+
+@pytest.mark.parametrize(
+    ("served", "answered_by"),
+    [({"auto", "phi2", "dcot"}, "phi2"), ({"auto", "dcot"}, "auto")],
+    ids=["base-model-served", "only-the-virtual-model-left"],
+)
+def test_a_routed_model_the_proxy_does_not_serve_is_answered_by_the_base_model_and_logged(
+    monkeypatch, decision_log: list[str], served: set[str], answered_by: str
+):
+    monkeypatch.setattr(custom_router, "served_models", lambda: served)
+    result = pre_call({"model": "auto", "messages": [{"role": "user", "content": MEDICAL}]})
+    assert result["model"] == answered_by, "a request went to a model the proxy would refuse"
+    assert result["metadata"][ROUTE_METADATA_KEY]["reason"] == "error"
+    [line] = [json.loads(line) for line in decision_log if '"route_model_not_served"' in line]
+    assert line["model"] == "doctor" and line["route"] == "doctor", line

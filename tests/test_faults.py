@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import httpx
@@ -163,6 +164,25 @@ def test_a_missing_or_damaged_encoder_keeps_the_proxy_from_becoming_ready_and_it
     assert server.process.returncode != 0
     [reason] = [line for line in server.log_text().splitlines() if "semantic router cannot start" in line]
     assert expected in reason, reason
+
+
+def test_a_proxy_started_with_routes_to_a_model_it_does_not_serve_answers_with_the_base_model_and_logs_it(
+    stack, proxy, tmp_path: Path
+):
+    # A pod restarted after an edit its reload refused starts with that file: nothing to keep.
+    routes_file = tmp_path / "routes.yaml"
+    routes_file.write_text(proxy.routes_text.replace("model: doctor\n", "model: docter\n"), encoding="utf-8")
+    server, port = proxy_copy(stack, routes_file, tmp_path / "litellm.log")
+    try:
+        server.wait_ready(f"http://127.0.0.1:{port}/health/readiness", timeout_s=180)
+        response = ask(SimpleNamespace(url=f"http://127.0.0.1:{port}", key=proxy.key))
+    finally:
+        server.stop()
+    assert response.status_code == 200, response.text
+    assert response.headers["x-semantic-route"] == "phi2", dict(response.headers)
+    assert response.headers["x-semantic-route-reason"] == "error"
+    [line] = [line for line in server.log_text().splitlines() if "route_model_not_served" in line]
+    assert '"model": "docter"' in line and "this proxy serves auto, dcot, doctor, phi2" in line, line
 
 
 def test_a_body_limit_that_is_no_size_keeps_the_proxy_from_becoming_ready_and_its_log_says_why(

@@ -76,8 +76,11 @@ def failed_reloads(proxy) -> float:
         lambda path: path.write_text("routes: [\n  - name: doctor\n", encoding="utf-8"),
         lambda path: path.write_text("", encoding="utf-8"),
         lambda path: path.unlink(),
+        lambda path: path.write_text(
+            path.read_text(encoding="utf-8").replace("model: doctor\n", "model: docter\n"), encoding="utf-8"
+        ),
     ],
-    ids=["invalid-yaml", "emptied", "deleted"],
+    ids=["invalid-yaml", "emptied", "deleted", "model-not-served"],
 )
 def test_a_broken_routes_file_is_logged_counted_and_routing_keeps_working(
     api, proxy, restore_routes, break_routes

@@ -9,7 +9,15 @@ import jsonschema
 import pytest
 import yaml
 
-from route_config import DEFAULT_ROUTES_FILE, SCHEMA_FILE, RoutesError, json_schema, load_routes, parse_routes
+from route_config import (
+    DEFAULT_ROUTES_FILE,
+    SCHEMA_FILE,
+    RoutesError,
+    check_served,
+    json_schema,
+    load_routes,
+    parse_routes,
+)
 
 
 def minimal(**overrides: object) -> dict:
@@ -121,3 +129,14 @@ def test_the_json_schema_accepts_the_default_routes_and_refuses_what_the_loader_
 def test_the_routes_file_points_editors_at_its_schema():
     first_line = DEFAULT_ROUTES_FILE.read_text(encoding="utf-8").splitlines()[0]
     assert first_line == f"# yaml-language-server: $schema=./{SCHEMA_FILE.name}"
+
+
+def test_routes_to_models_the_proxy_serves_pass_and_others_are_named():
+    config = load_routes()
+    check_served(config, {"auto", "phi2", "doctor", "dcot"})
+    with pytest.raises(RoutesError) as refused:
+        check_served(config, {"auto", "phi3", "dcot"}, "routes.yaml")
+    assert str(refused.value) == (
+        "routes.yaml: route 'doctor' sends to model 'doctor'; route 'general' sends to model 'phi2'; "
+        "default_model is 'phi2', which this proxy does not serve (it serves auto, dcot, phi3)"
+    )

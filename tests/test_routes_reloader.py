@@ -68,3 +68,22 @@ def test_checks_are_throttled_to_the_check_interval(routes_file: Path):
     live = LiveRoutes(routes_file, check_interval_s=3600)
     edit(routes_file, "    model: doctor\n", "    model: dcot\n")
     assert asyncio.run(decide_after_refresh(live)) == "doctor"
+
+
+SERVED = {"auto", "phi2", "doctor", "dcot"}
+
+
+def test_an_edit_to_a_model_the_proxy_does_not_serve_keeps_the_last_good_routes(routes_file: Path, caplog):
+    live = LiveRoutes(routes_file, check_interval_s=0, served_models=lambda: SERVED)
+    edit(routes_file, "    model: doctor\n", "    model: docter\n")
+    with caplog.at_level("ERROR", logger="dynamic_model_router"):
+        assert asyncio.run(decide_after_refresh(live)) == "doctor"
+    assert "route 'doctor' sends to model 'docter', which this proxy does not serve" in caplog.text
+    edit(routes_file, "    model: docter\n", "    model: dcot\n")
+    assert asyncio.run(decide_after_refresh(live)) == "dcot", "the next good edit was not picked up"
+
+
+def test_models_are_not_checked_while_the_proxy_does_not_know_them_yet(routes_file: Path):
+    live = LiveRoutes(routes_file, check_interval_s=0, served_models=lambda: None)
+    edit(routes_file, "    model: doctor\n", "    model: docter\n")
+    assert asyncio.run(decide_after_refresh(live)) == "docter"
