@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 
 import httpx
 import openai
@@ -91,10 +92,11 @@ def user(text: str = f"My knee hurts, {CANARY}") -> list[dict]:
     return [{"role": "user", "content": text}]
 
 
-def post(proxy, body: dict | bytes) -> httpx.Response:
-    raw = body if isinstance(body, bytes) else None
+def post(proxy, body: dict | bytes | Iterator[bytes], path: str = "/v1/chat/completions") -> httpx.Response:
+    """POST a JSON object, or raw bytes as they are, or chunks sent chunked, with the master key."""
+    raw = None if isinstance(body, dict) else body
     return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
+        f"{proxy.url}{path}",
         headers={"Authorization": f"Bearer {proxy.key}", "Content-Type": "application/json"},
         content=raw,
         json=None if raw is not None else body,
@@ -132,12 +134,7 @@ def test_auto_requests_through_the_completions_responses_and_messages_apis_are_r
     proxy, vllm, path: str, body: dict
 ):
     offset = len(vllm.log.text())
-    response = httpx.post(
-        f"{proxy.url}{path}",
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        json={"model": "auto", **body},
-        timeout=120,
-    )
+    response = post(proxy, {"model": "auto", **body}, path)
     assert response.status_code == 200, response.text
     assert response.headers.get("x-semantic-route") == "doctor", dict(response.headers)
     assert wait_served(vllm, offset) == ["doctor"], f"vLLM log tail:\n{vllm.log.tail()}"
@@ -145,12 +142,7 @@ def test_auto_requests_through_the_completions_responses_and_messages_apis_are_r
 
 def test_embedding_requests_get_a_400_saying_there_is_no_embedding_model(proxy, vllm):
     offset = len(vllm.log.text())
-    response = httpx.post(
-        f"{proxy.url}/v1/embeddings",
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        json={"model": "auto", "input": MEDICAL},
-        timeout=60,
-    )
+    response = post(proxy, {"model": "auto", "input": MEDICAL}, "/v1/embeddings")
     assert response.status_code == 400, response.text
     assert "no embedding model" in response.json()["error"]["message"], response.text
     assert vllm.served(since=offset) == [], "the embedding request reached vLLM"
@@ -158,16 +150,15 @@ def test_embedding_requests_get_a_400_saying_there_is_no_embedding_model(proxy, 
 
 def test_a_call_vllm_answers_not_found_does_not_turn_away_the_next_clients_of_that_model(proxy):
     # An unknown previous_response_id is one client's mistake; vLLM answers 404 for it.
-    mistaken = httpx.post(
-        f"{proxy.url}/v1/responses",
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        json={
+    mistaken = post(
+        proxy,
+        {
             "model": "phi2",
             "input": "and then?",
             "previous_response_id": "resp_unknown",
             "max_output_tokens": 16,
         },
-        timeout=60,
+        "/v1/responses",
     )
     assert mistaken.status_code in (400, 404), mistaken.text
     assert "not found" in mistaken.text
@@ -294,12 +285,7 @@ def test_a_body_over_the_size_limit_gets_a_413_before_it_is_read_and_the_proxy_k
     # A generator is sent chunked, without a Content-Length.
     content = (body[i : i + (1 << 20)] for i in range(0, len(body), 1 << 20)) if chunked else body
     offset = len(vllm.log.text())
-    response = httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        headers={"Authorization": f"Bearer {proxy.key}", "Content-Type": "application/json"},
-        content=content,
-        timeout=120,
-    )
+    response = post(proxy, content)
     assert response.status_code == 413, f"{response.status_code} {response.text[:300]}"
     message = response.json()["error"]["message"]
     assert "over this proxy's limit of 8 MB (MAX_REQUEST_BODY_MB" in message, message
