@@ -17,8 +17,8 @@ from custom_router import ROUTE_METADATA_KEY, proxy_handler_instance
 MEDICAL = "I have had chest pain and shortness of breath since this morning, what should I do?"
 
 
-def pre_call(data: object) -> object:
-    return asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, "completion"))
+def pre_call(data: object, call_type: str = "completion") -> object:
+    return asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, call_type))
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_malformed_chat_requests_are_refused_with_400_before_routing(data: dict)
     ids=["nothing-to-embed", "token-id-prompt", "no-message-items"],
 )
 def test_auto_requests_without_text_go_to_the_base_model_without_raising(data: dict, call_type: str):
-    result = asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, call_type))
+    result = pre_call(data, call_type)
     assert result["model"] == "phi2"
     assert result["metadata"][ROUTE_METADATA_KEY]["reason"] == "no-text"
 
@@ -105,7 +105,7 @@ def test_auto_requests_without_text_go_to_the_base_model_without_raising(data: d
     ids=["completions-prompt", "responses-string-input", "responses-message-items"],
 )
 def test_completions_and_responses_requests_for_auto_are_routed_like_chats(data: dict, call_type: str):
-    result = asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, call_type))
+    result = pre_call(data, call_type)
     assert result["model"] == "doctor", (
         f"routed to {result['model']}: {result['metadata'][ROUTE_METADATA_KEY]}"
     )
@@ -116,7 +116,7 @@ def test_completions_and_responses_requests_for_auto_are_routed_like_chats(data:
 def test_embedding_requests_are_refused_with_400_saying_the_models_are_chat_models(model: str):
     data = {"model": model, "input": MEDICAL}
     with pytest.raises(HTTPException) as refused:
-        asyncio.run(proxy_handler_instance.async_pre_call_hook(None, None, data, "aembedding"))
+        pre_call(data, "aembedding")
     assert refused.value.status_code == 400
     assert "chat models only" in str(refused.value.detail) and "no embedding model" in str(
         refused.value.detail
