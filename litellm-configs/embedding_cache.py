@@ -11,7 +11,6 @@ lives in memory, which still spares a reload from embedding what did not change.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import tempfile
 import threading
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger("dynamic_model_router")
+from router_log import log
+
 CACHE_DIR_ENV = "SEMANTIC_ROUTER_CACHE_DIR"
 CACHE_SEED_ENV = "SEMANTIC_ROUTER_CACHE_SEED"
 

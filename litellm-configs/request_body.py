@@ -13,7 +13,6 @@ with the body's error answered first (as LiteLLM answers invalid JSON, even with
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -21,8 +20,8 @@ from litellm.proxy._types import ProxyException
 from litellm.proxy.auth import user_api_key_auth
 
 from request_checks import describe
+from router_log import log
 
-log = logging.getLogger("dynamic_model_router")
 MAX_BODY_ENV = "MAX_REQUEST_BODY_MB"
 DEFAULT_MAX_BODY_MB = 8.0
 _MB = 1024 * 1024

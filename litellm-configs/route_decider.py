@@ -15,41 +15,26 @@ topic_change_phrases) is routed on its own.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from semantic_router import Route
 from semantic_router.encoders import DenseEncoder
 from semantic_router.routers import IndexedRouter
 
+from decision import Decision, Reason
 from offline_encoder import load_encoder
 from route_config import RoutesConfig
-
-ROUTED = "route"
-STICKY = "sticky"
-FALLBACK = "fallback"
-TOPIC_CHANGE = "topic-change"
-NO_TEXT = "no-text"
+from router_log import event
 
 _SPACES = re.compile(r"\s+")
 # Content parts with words in them: chat's `text`, the Responses API's `input_text`.
 TEXT_PARTS = ("text", "input_text")
-
-
-@dataclass(frozen=True)
-class Decision:
-    model: str
-    # The route that matched, or None when the base model answers by default.
-    route: str | None
-    # The winning route's confidence (or the best near-miss on a fallback).
-    score: float | None
-    reason: str
-    latency_ms: float = 0.0
 
 
 def clean_text(text: str, max_chars: int) -> str:
@@ -156,7 +141,7 @@ class RouteDecider:
         start = time.perf_counter()
         turns = user_turns(messages, self.config.max_chars, 1 + self.config.history_turns)
         if not turns:
-            return self._decision(None, None, NO_TEXT, start)
+            return self._decision(None, None, Reason.NO_TEXT, start)
         latest = await self._scores(turns[0])
         # A user who says the topic changed is believed: only the latest turn counts, however
         # strongly the conversation so far pulls elsewhere.
@@ -176,15 +161,32 @@ class RouteDecider:
         route = max(combined, key=combined.__getitem__)
         own_best = max(latest, key=latest.__getitem__)
         if combined[route] < self._threshold_of[route]:
-            return self._decision(None, combined[route], FALLBACK, start)
-        reason = TOPIC_CHANGE if new_topic else ROUTED if route == own_best else STICKY
+            return self._decision(None, combined[route], Reason.FALLBACK, start)
+        reason = Reason.TOPIC_CHANGE if new_topic else Reason.ROUTE if route == own_best else Reason.STICKY
         return self._decision(route, combined[route], reason, start)
 
     def decide(self, messages: Any) -> Decision:
         """The synchronous form of adecide, for scripts and tests (not inside an event loop)."""
         return asyncio.run(self.adecide(messages))
 
-    def _decision(self, route: str | None, score: float | None, reason: str, start: float) -> Decision:
+    def _decision(self, route: str | None, score: float | None, reason: Reason, start: float) -> Decision:
         model = self._model_of[route] if route is not None else self.config.default_model
         latency_ms = (time.perf_counter() - start) * 1000.0
         return Decision(model=model, route=route, score=score, reason=reason, latency_ms=latency_ms)
+
+
+def served_only(decision: Decision, served: Collection[str] | None, config: RoutesConfig) -> Decision:
+    """The decision, or the base model's if it names a model the proxy does not serve (routes the
+    proxy started with: a reload refuses them), logged with what to fix. `served` None: unknown."""
+    if served is None or decision.model in served:
+        return decision
+    event(
+        logging.ERROR,
+        "route_model_not_served",
+        model=decision.model,
+        route=decision.route,
+        hint="fix the routes file: this proxy serves " + ", ".join(sorted(served)),
+    )
+    # The virtual model itself is served by the base model, so it answers if the default does not.
+    model = config.default_model if config.default_model in served else config.virtual_model
+    return Decision(model=model, route=None, score=decision.score, reason=Reason.ERROR)

@@ -10,7 +10,6 @@ serving.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import time
 from collections.abc import Callable, Collection
@@ -18,9 +17,8 @@ from pathlib import Path
 
 from route_config import RoutesConfig, check_served, load_routes
 from route_decider import RouteDecider
+from router_log import log
 from routing_metrics import RELOADS
-
-log = logging.getLogger("dynamic_model_router")
 
 Stamp = tuple[int, int, int] | None
 
@@ -49,6 +47,12 @@ class LiveRoutes:
         self._stamp = _stamp(self.path)
         # The first load fails loudly: a proxy must not start with routes it cannot read.
         self.decider = RouteDecider(load_routes(self.path))
+        log.info(
+            "semantic router ready: %s routes %s from %s",
+            self.config.virtual_model,
+            [r.name for r in self.config.routes],
+            self.path,
+        )
         self._checked_at = time.monotonic()
         self._reload_task: asyncio.Task[bool] | None = None
 

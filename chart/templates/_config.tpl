@@ -3,8 +3,16 @@ Configuration derived from .Values.adapters (the one list of adapters): vLLM's
 arguments, LiteLLM's model list and fallbacks, and the routes the router may choose.
 */}}
 
-{{/* Every model vLLM serves: the base model, then each adapter. */}}
+{{/* Every model vLLM serves: the base model, then each adapter. Their names (and the virtual
+model's) become vLLM model names, LiteLLM model groups and route targets: one shape for all. */}}
 {{- define "dmr.servedModels" -}}
+{{- $named := list (list "baseModel.name" .Values.baseModel.name) (list "router.virtualModel" .Values.router.virtualModel) }}
+{{- range $i, $a := .Values.adapters }}{{ $named = append $named (list (printf "adapters[%d].name" $i) $a.name) }}{{ end }}
+{{- range $named }}
+{{- if not (regexMatch "^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$" (index . 1)) }}
+{{- fail (printf "%s %q: a model name is lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit" (index . 0) (index . 1)) }}
+{{- end }}
+{{- end }}
 {{- $served := list .Values.baseModel.name }}
 {{- range .Values.adapters }}
 {{- if has .name $served }}
@@ -24,17 +32,9 @@ arguments, LiteLLM's model list and fallbacks, and the routes the router may cho
 {{- range .Values.adapters }}{{ $max = max $max (.rank | default 8 | int) }}{{ end }}
 {{- $size := 0 }}
 {{- range list 8 16 32 64 128 256 320 512 }}{{ if and (eq $size 0) (le $max .) }}{{ $size = . }}{{ end }}{{ end }}
-{{- if eq $size 0 }}{{ fail (printf "adapters: rank %d is larger than vLLM's largest --max-lora-rank (512)" $max) }}{{ end }}
+{{- if eq $size 0 }}{{ fail (printf "adapters: rank %d is larger than vLLM's largest --max-lora-rank (512); use an adapter of rank 512 or less" $max) }}{{ end }}
 {{- $size }}
 {{- end }}
-
-{{/*
-The port vLLM listens on in its container, as in OpenShift AI's own vLLM runtime. LiteLLM calls
-the pods on it through the chart's Service (vllm-service.yaml): KServe's `<isvc>-predictor`
-Service is headless by default from OpenShift AI 2.19 (only the pod port answers) and has only
-port 80 otherwise, so no one URL through it works on every cluster.
-*/}}
-{{- define "dmr.vllm.port" -}}8080{{- end }}
 
 {{- define "dmr.vllmArgs" -}}
 - --port={{ include "dmr.vllm.port" . }}
@@ -59,7 +59,7 @@ port 80 otherwise, so no one URL through it works on every cluster.
 
 {{/* The routes file: litellm-configs/routes.yaml with the served models, and adapters' own utterances. */}}
 {{- define "dmr.routesFile" -}}
-{{- $file := .Files.Get "files/litellm-configs/routes.yaml" | fromYaml }}
+{{- $file := .Files.Get "files/routes.yaml" | fromYaml }}
 {{- $served := include "dmr.servedModels" . | fromJsonArray }}
 {{- $fromValues := dict }}
 {{- range .Values.adapters }}{{ if .utterances }}{{ $_ := set $fromValues .name . }}{{ end }}{{ end }}
@@ -86,6 +86,32 @@ port 80 otherwise, so no one URL through it works on every cluster.
 {{- toYaml $file }}
 {{- end }}
 
+{{/*
+Each route's example, as JSON: [{route, model, message}], the message being the route's first
+utterance. `helm test` sends each one through the proxy; Open WebUI suggests each on its first
+screen.
+*/}}
+{{- define "dmr.routeExamples" -}}
+{{- $examples := list }}
+{{- range (include "dmr.routesFile" . | fromYaml).routes }}
+{{- $examples = append $examples (dict "route" .name "model" .model "message" (first .utterances)) }}
+{{- end }}
+{{- toJson $examples }}
+{{- end }}
+
+{{/*
+Open WebUI's prompt suggestions: one per route, its example in people's words, saying which
+model answers it.
+*/}}
+{{- define "dmr.promptSuggestions" -}}
+{{- $suggestions := list }}
+{{- range (include "dmr.routeExamples" . | fromJsonArray) }}
+{{- $answeredBy := eq .model $.Values.baseModel.name | ternary (printf "answered by %s, the base model" .model) (printf "answered by %s" .model) }}
+{{- $suggestions = append $suggestions (dict "title" (list .message $answeredBy) "content" .message) }}
+{{- end }}
+{{- toJson $suggestions }}
+{{- end }}
+
 {{/* LiteLLM's proxy config: the virtual model, the base model and every adapter on vLLM. */}}
 {{- define "dmr.litellmConfig" -}}
 {{- $models := list .Values.router.virtualModel .Values.baseModel.name }}
@@ -100,13 +126,14 @@ model_list:
       api_key: os.environ/VLLM_API_KEY
 {{- end }}
 litellm_settings:
-  callbacks: ["custom_router.proxy_handler_instance", "prometheus"]
+  # The request guards turn away what cannot be served before the router sees it.
+  callbacks: ["request_guards.proxy_guard_instance", "custom_router.proxy_handler_instance", "prometheus"]
   # Prompts and completions stay out of logs and callbacks unless litellm.debugLogging is on.
   turn_off_message_logging: {{ not .Values.litellm.debugLogging }}
 router_settings:
   # All models live in one vLLM: when it cannot be reached, retrying cannot help, and LiteLLM's
   # retries with backoff kept a client waiting ~10 s for the error. It answers 503 at once
-  # instead (custom_router's failure hook), with Retry-After; OpenAI clients retry 503 themselves.
+  # instead (request_guards' failure hook), with Retry-After; OpenAI clients retry 503 themselves.
   num_retries: 0
   # Each model is one deployment, so a cooldown has nowhere else to send its traffic: it only
   # turned one client's failed call (a 404 for an unknown previous_response_id) into 429s for

@@ -10,13 +10,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path[:0] = [
-    str(Path(__file__).resolve().parents[1]),
-    str(Path(__file__).resolve().parents[2] / "litellm-configs"),
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from load import messages_with_expected_models, run_load  # noqa: E402
-from stack.launcher import RunDir, running  # noqa: E402
+from stack.run_dir import RunDir  # noqa: E402
+from support.load import messages_with_expected_models, run_load  # noqa: E402
 
 RUN = RunDir(Path(".run"))
 
@@ -25,15 +22,15 @@ def main(total: int, concurrency: int) -> None:
     if not RUN.env_file.exists():
         sys.exit("the local stack is not running: run `make up` first")
     env = RUN.env()
-    record = running(RUN, "litellm")
-    if record is None:
+    proxy = RUN.running("litellm")
+    if proxy is None:
         sys.exit("the proxy is not running: run `make up` first")
     items = messages_with_expected_models(Path(env["ROUTES_FILE"]))
     print(
         f"{total} chats at concurrency {concurrency}, three routes mixed, every 4th streamed ...", flush=True
     )
-    run_load(env["LITELLM_URL"], env["LITELLM_MASTER_KEY"], items, 64, concurrency, record["pid"])
-    result = run_load(env["LITELLM_URL"], env["LITELLM_MASTER_KEY"], items, total, concurrency, record["pid"])
+    run_load(env["LITELLM_URL"], env["LITELLM_MASTER_KEY"], items, 64, concurrency, proxy.pid)
+    result = run_load(env["LITELLM_URL"], env["LITELLM_MASTER_KEY"], items, total, concurrency, proxy.pid)
     print(result.summary())
     for problem in (result.errors + result.misrouted)[:10]:
         print("  ", problem)

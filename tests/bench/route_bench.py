@@ -31,16 +31,16 @@ from pathlib import Path
 import httpx
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "litellm-configs"), str(ROOT / "tests")]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("SEMANTIC_ROUTER_LOG_LEVEL", "WARNING")
 
-from chart import chart_file  # noqa: E402
 from embedding_cache import CACHE_DIR_ENV  # noqa: E402
-from servers import LITELLM_BIN, Server, base_env, free_port  # noqa: E402
+from support.chart import chart_file  # noqa: E402
+from support.paths import DATA, LITELLM_BIN, ROOT  # noqa: E402
+from support.processes import Server, base_env, free_port  # noqa: E402
 
-DATA = ROOT / "tests" / "data" / "routing-eval.jsonl"
+EVAL_SET = DATA / "routing-eval.jsonl"
 HOOK = "custom_router.proxy_handler_instance"
 
 
@@ -55,7 +55,7 @@ def summary(values: list[float]) -> tuple[float, float]:
 
 def texts() -> list[str]:
     return [
-        json.loads(line)["text"] for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()
+        json.loads(line)["text"] for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line.strip()
     ]
 
 
@@ -205,11 +205,12 @@ def start_proxy(workdir: Path, backend_port: int, with_hook: bool) -> tuple[Serv
         LITELLM_MASTER_KEY=key,
         SEMANTIC_ROUTER_LOG_LEVEL="WARNING",
         **{CACHE_DIR_ENV: str(workdir / "embedding-cache")},
-        PYTHONPATH=str(ROOT / "litellm-configs"),
     )
     config = proxy_config(workdir, with_hook)
     cmd = [str(LITELLM_BIN), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
-    server = Server("LiteLLM", cmd, env, workdir / f"litellm-{'with' if with_hook else 'without'}.log")
+    server = Server.start(
+        "LiteLLM", cmd, env, workdir / f"litellm-{'with' if with_hook else 'without'}.log", port
+    )
     return server, f"http://127.0.0.1:{port}", key
 
 
@@ -274,7 +275,7 @@ def main() -> int:
     decisions = asyncio.run(bench_decisions(queries))
     proxy = bench_proxy(queries, args.requests, args.rounds)
 
-    print(f"\n## Router cost ({len(queries)} messages from {DATA.relative_to(ROOT)})\n")
+    print(f"\n## Router cost ({len(queries)} messages from {EVAL_SET.relative_to(ROOT)})\n")
     print("| measure | median ms | p99 ms |\n|---|---|---|")
     for name, (median, p99) in decisions.items():
         print(f"| {name} | {median:.2f} | {p99:.2f} |")

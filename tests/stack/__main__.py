@@ -7,17 +7,10 @@ import contextlib
 import sys
 from pathlib import Path
 
-from .launcher import (
-    COMPONENTS,
-    PORT_VARIABLES,
-    Settings,
-    StackError,
-    down,
-    follow_decisions,
-    model_dir,
-    status,
-    up,
-)
+from .console import StackError
+from .launcher import PORT_VARIABLES, down, follow_decisions, status, up
+from .rendering import Settings, model_dir
+from .run_dir import COMPONENTS
 
 DEFAULT_PORTS = {"vllm": 8000, "litellm": 4000, "open-webui": 8080}
 

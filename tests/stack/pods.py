@@ -1,7 +1,7 @@
 """Turn a container the chart renders into a process on this machine, changing only what must change.
 
 The local stack runs each container's own arguments and environment as `helm template` renders
-them. What is swapped, and nothing else (the README's "What `make up` changes" lists the same):
+them. What is swapped, and nothing else (docs/local-stack.md lists the same):
 - the executable: the image's entrypoint becomes the same program from the project's venvs;
 - mounted volumes become folders under the run directory (ConfigMaps written out key by key,
   emptyDirs and PVCs as empty folders), and KServe's model mount /mnt/models the model folder;

@@ -1,0 +1,16 @@
+"""Chart tests: `helm template` and `helm lint` with the real helm, objects checked against
+Kubernetes, KServe and OpenShift schemas; no cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.chart)

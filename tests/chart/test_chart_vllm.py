@@ -1,0 +1,123 @@
+"""The vLLM part of the chart: ServingRuntime and InferenceService derived from the adapters."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+from support.chart import find, render
+
+
+def vllm_args(*values: str) -> list[str]:
+    runtime = find(render(*values), "ServingRuntime")
+    return runtime["spec"]["containers"][0]["args"]
+
+
+def lora_modules(args: list[str]) -> list[str]:
+    return args[args.index("--lora-modules") + 1 :]
+
+
+def test_renders_one_lora_module_per_adapter_with_the_default_path():
+    args = vllm_args()
+    assert "--served-model-name=phi2" in args
+    assert "--enable-lora" in args
+    assert lora_modules(args) == ["doctor=/mnt/models/adapters/doctor", "dcot=/mnt/models/adapters/dcot"]
+    assert "--max-loras=2" in args
+
+
+def test_a_third_adapter_is_served_and_sizes_the_lora_limits():
+    args = vllm_args("three-adapters.yaml")
+    assert lora_modules(args)[-1] == "sql=/mnt/models/adapters/sql"
+    assert "--max-loras=3" in args
+    assert "--max-lora-rank=128" in args
+
+
+def test_max_lora_rank_is_the_smallest_vllm_size_that_fits_the_largest_adapter():
+    args = vllm_args("pvc-model.yaml")  # ranks 16 and 32
+    assert "--max-lora-rank=32" in args
+    assert lora_modules(args) == ["doctor=/mnt/models/Phi2-Doctor28e", "dcot=/mnt/models/phi-2-dcot"]
+
+
+def test_model_comes_from_an_oci_modelcar_by_default_or_a_pvc():
+    default = find(render(), "InferenceService")["spec"]["predictor"]["model"]
+    assert default["storageUri"].startswith("oci://")
+    pvc = find(render("pvc-model.yaml"), "InferenceService")["spec"]["predictor"]["model"]
+    assert pvc["storageUri"] == "pvc://models/phi-2"
+
+
+def test_inference_service_is_a_raw_deployment_on_one_gpu_listed_in_the_dashboard():
+    objects = render()
+    isvc = find(objects, "InferenceService")
+    runtime = find(objects, "ServingRuntime")
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+    assert isvc["metadata"]["labels"]["opendatahub.io/dashboard"] == "true"
+    assert runtime["metadata"]["labels"]["opendatahub.io/dashboard"] == "true"
+    predictor = isvc["spec"]["predictor"]
+    assert predictor["model"]["runtime"] == runtime["metadata"]["name"]
+    assert predictor["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in predictor["tolerations"]
+
+
+def test_chat_template_and_shared_memory_are_mounted():
+    objects = render()
+    container = find(objects, "ServingRuntime")["spec"]["containers"][0]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["shm"] == "/dev/shm"
+    assert f"--chat-template={mounts['chat-template']}/template.jinja" in container["args"]
+    template = find(objects, "ConfigMap", "-chat-template")["data"]["template.jinja"]
+    assert "messages" in template and "add_generation_prompt" in template
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert container[probe]["httpGet"]["path"] == "/health", probe
+
+
+def test_only_litellm_may_reach_vllm():
+    objects = render()
+    policy = find(objects, "NetworkPolicy", "-vllm")
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "serving.kserve.io/inferenceservice": find(objects, "InferenceService")["metadata"]["name"]
+    }
+    [rule] = policy["spec"]["ingress"]
+    [source] = rule["from"]
+    assert source["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "litellm"
+
+
+def test_litellm_calls_vllm_pods_on_the_serving_runtime_container_port():
+    objects = render()
+    container = find(objects, "ServingRuntime")["spec"]["containers"][0]
+    [port] = container["ports"]
+    assert f"--port={port['containerPort']}" in container["args"]
+    service = find(objects, "Service", "-vllm-api")
+    [service_port] = service["spec"]["ports"]
+    assert service_port["port"] == service_port["targetPort"] == port["containerPort"], service_port
+    # KServe's pod label, the same pods the NetworkPolicy lets LiteLLM reach, on the same port.
+    policy = find(objects, "NetworkPolicy", "-vllm")
+    assert service["spec"]["selector"] == policy["spec"]["podSelector"]["matchLabels"]
+    assert policy["spec"]["ingress"][0]["ports"][0]["port"] == port["containerPort"]
+    litellm = find(objects, "Deployment", "-litellm")["spec"]["template"]["spec"]["containers"][0]
+    url = urlparse(next(e["value"] for e in litellm["env"] if e["name"] == "VLLM_API_BASE"))
+    assert url.hostname == f"{service['metadata']['name']}.demo.svc", url
+    assert url.port == port["containerPort"], f"LiteLLM calls port {url.port}, vLLM listens on {port}"
+
+
+def test_vllm_image_is_openshift_ais_own_runtime_image_pinned_by_digest():
+    runtime = find(render(), "ServingRuntime")
+    image = runtime["spec"]["containers"][0]["image"]
+    assert re.fullmatch(r"quay\.io/modh/vllm@sha256:[0-9a-f]{64}", image), image
+    assert runtime["metadata"]["annotations"]["opendatahub.io/runtime-version"].startswith("v0.")
+    tagged = find(render(sets=("vllm.image.digest=", "vllm.image.tag=my-build")), "ServingRuntime")
+    assert tagged["spec"]["containers"][0]["image"] == "quay.io/modh/vllm:my-build"
+
+
+def test_vllm_replicas_come_from_values():
+    predictor = find(render(sets=("vllm.replicas=3",)), "InferenceService")["spec"]["predictor"]
+    assert predictor["minReplicas"] == predictor["maxReplicas"] == 3
+
+
+def test_extra_environment_variables_reach_the_vllm_container():
+    runtime = find(
+        render(sets=("vllm.extraEnv[0].name=VLLM_LOGGING_LEVEL", "vllm.extraEnv[0].value=DEBUG")),
+        "ServingRuntime",
+    )
+    env = {e["name"]: e.get("value") for e in runtime["spec"]["containers"][0]["env"]}
+    assert env["VLLM_LOGGING_LEVEL"] == "DEBUG", env
+    assert env["HF_HUB_OFFLINE"] == "1", "the chart's own variables must stay"

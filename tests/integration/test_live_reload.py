@@ -1,0 +1,94 @@
+"""Editing the live routes file (`make edit-routes`, `oc edit configmap` on the cluster) changes
+routing for the next request, without a restart; a broken edit changes nothing."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from support.prompts import GENERAL, MEDICAL
+
+# Written for this test: pet naming as a dcot topic, enough to outvote the general route.
+PET_NAMING = [
+    "What should I name my new puppy?",
+    "Give me some fun names for a dog.",
+    "Help me choose a name for my new pet.",
+    "Suggest cute names for a puppy.",
+]
+
+
+def routed_model(api: openai.OpenAI, text: str = MEDICAL) -> str | None:
+    response = api.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": text}], max_tokens=2
+    )
+    return response.headers.get("x-semantic-route")
+
+
+def wait_for_route(api, proxy, expected: str, text: str = MEDICAL, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    seen = None
+    while time.monotonic() < deadline:
+        seen = routed_model(api, text)
+        if seen == expected:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"routing never changed to {expected!r} (last: {seen!r}); log:\n{proxy.log.tail()}")
+
+
+@pytest.fixture
+def restore_routes(api, proxy):
+    yield proxy.routes_file
+    proxy.routes_file.write_text(proxy.routes_text, encoding="utf-8")
+    wait_for_route(api, proxy, "phi2", GENERAL)
+
+
+def test_new_utterances_in_the_live_routes_file_move_the_next_request_without_a_restart(
+    api, proxy, restore_routes
+):
+    assert routed_model(api, GENERAL) == "phi2", "the puppy question should start on the base model"
+    routes = yaml.safe_load(restore_routes.read_text(encoding="utf-8"))
+    [dcot] = [route for route in routes["routes"] if route["model"] == "dcot"]
+    dcot["utterances"] += PET_NAMING
+    restore_routes.write_text(yaml.safe_dump(routes), encoding="utf-8")
+    wait_for_route(api, proxy, "dcot", GENERAL)
+    assert "routes reloaded from" in proxy.log.text()
+    assert routed_model(api) == "doctor", "an unrelated question moved with the edit"
+
+
+def failed_reloads(proxy) -> float:
+    metrics = httpx.get(
+        f"{proxy.url}/metrics/", headers={"Authorization": f"Bearer {proxy.key}"}, timeout=30
+    ).text
+    found = re.search(r'semantic_router_reloads_total\{result="failure"\} ([0-9.]+)', metrics)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize(
+    "break_routes",
+    [
+        lambda path: path.write_text("routes: [\n  - name: doctor\n", encoding="utf-8"),
+        lambda path: path.write_text("", encoding="utf-8"),
+        lambda path: path.unlink(),
+        lambda path: path.write_text(
+            path.read_text(encoding="utf-8").replace("model: doctor\n", "model: docter\n"), encoding="utf-8"
+        ),
+    ],
+    ids=["invalid-yaml", "emptied", "deleted", "model-not-served"],
+)
+def test_a_broken_routes_file_is_logged_counted_and_routing_keeps_working(
+    api, proxy, restore_routes, break_routes
+):
+    logged, counted = proxy.log.text().count("routes reload failed"), failed_reloads(proxy)
+    break_routes(restore_routes)
+    deadline = time.monotonic() + 60
+    while proxy.log.text().count("routes reload failed") == logged:
+        assert time.monotonic() < deadline, f"broken routes never reported; log:\n{proxy.log.tail()}"
+        assert routed_model(api) == "doctor"
+        time.sleep(0.5)
+    assert routed_model(api) == "doctor"
+    assert failed_reloads(proxy) > counted, "failed reload not counted at /metrics"

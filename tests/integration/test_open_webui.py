@@ -1,0 +1,105 @@
+"""A person chats in Open WebUI with `auto`, in a real headless Chromium, on the stack `make up`
+starts: a health question, a maths word problem and a general request each get an answer, and
+vLLM's own request log proves they were served by `doctor`, `dcot` and the base model.
+Screenshots of each answered chat land in test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from route_config import load_routes
+from support.paths import ARTIFACTS, CHROMIUM
+
+pytestmark = pytest.mark.e2e
+
+# The flags this machine needs: no sandbox as root, no network chatter, no /dev/shm limits.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+CHATS = [
+    (
+        "health",
+        "My ankle is swollen and bruised since I twisted it yesterday, should I get an x-ray?",
+        "doctor",
+    ),
+    (
+        "maths",
+        "A baker makes 14 loaves an hour for 6 hours and sells them at $3 each. What does she earn?",
+        "dcot",
+    ),
+    ("general", "Write a short friendly message inviting my neighbours to a barbecue on Saturday.", "phi2"),
+]
+
+
+@pytest.fixture(scope="module")
+def page(stack) -> Iterator[Page]:
+    """Chromium, logged in to Open WebUI as the admin `make up` printed."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make setup` first")
+    assert f"Admin login: {stack.env['OPEN_WEBUI_ADMIN_EMAIL']} / " in stack.output, stack.output
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{stack.env['OPEN_WEBUI_URL']}/auth")
+        page.fill("#email", stack.env["OPEN_WEBUI_ADMIN_EMAIL"])
+        page.fill("#password", stack.env["OPEN_WEBUI_ADMIN_PASSWORD"])
+        page.click("button[type=submit]")
+        page.wait_for_selector("#chat-input")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def test_the_first_screen_suggests_each_specialist_and_no_release_notes_get_in_the_way(page: Page):
+    # The fixture's login was this admin's first in a browser: Open WebUI would show its release
+    # notes now, unless the chart's DEFAULT_INTERFACE_SETTINGS turned them off.
+    expect(page.locator("#chat-input")).to_be_visible()
+    for route in load_routes().routes:
+        suggestion = page.get_by_role("button").filter(has_text=route.utterances[0])
+        expect(suggestion).to_be_visible()
+        expect(suggestion).to_contain_text(f"answered by {route.model}")
+    assert page.get_by_role("button", name=re.compile("Okay, Let's Go!")).count() == 0, (
+        "the release-notes dialog opened on the first login"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "open-webui-first-screen.png"))
+
+
+@pytest.mark.parametrize(("name", "question", "expected"), CHATS, ids=[c[0] for c in CHATS])
+def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model(
+    page: Page, stack, vllm, proxy, name: str, question: str, expected: str
+):
+    page.goto(stack.env["OPEN_WEBUI_URL"])  # a new chat each time
+    expect(page.locator("#model-selector-model-button")).to_contain_text("auto")
+    offset = len(vllm.log.text())
+    page.fill("#chat-input", question)
+    page.click("#send-message-button")
+
+    deadline = time.monotonic() + 90
+    while not (served := [model for _, model in vllm.served(since=offset)]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert served, f"no request reached vLLM after sending the chat; proxy log:\n{proxy.log.tail()}"
+    assert served == [expected], f"Open WebUI's {name} chat was served by {served}, expected {expected}"
+
+    # The person sees who answered, and an answer: the router's status line, then the reply text.
+    expect(page.get_by_text(f"Answered by {expected}")).to_be_visible(timeout=90_000)
+    reply = page.locator("#response-content-container").last
+    expect(reply).to_have_text(re.compile(r"\w{3,}"), timeout=180_000)
+    # Generation is over when the answer's action buttons (Regenerate among them) appear.
+    expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=180_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"open-webui-{name}.png"))

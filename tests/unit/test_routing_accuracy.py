@@ -1,0 +1,34 @@
+"""The accuracy the project commits to for its default routes, on its own labelled data.
+
+The data in tests/data was written for this project (not taken from any benchmark):
+routing-eval.jsonl has single messages, conversations-eval.jsonl multi-turn follow-ups, and
+borders-eval.jsonl single messages on the confusable borders (everyday questions that mention
+health work or the body, everyday troubleshooting and planning, "what if" speculation next to
+"could X have ...?" reasoning), where the committed figure is lower.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from route_decider import RouteDecider
+from route_tools.evaluate import evaluate, read_items
+from support.paths import DATA
+
+
+@pytest.mark.parametrize(
+    ("name", "committed"),
+    [("routing-eval.jsonl", 0.97), ("conversations-eval.jsonl", 0.95), ("borders-eval.jsonl", 0.85)],
+)
+def test_default_routes_meet_the_committed_accuracy(decider: RouteDecider, name: str, committed: float):
+    report = evaluate(decider, read_items(DATA / name))
+    assert report.accuracy >= committed, (
+        f"default routes route {report.accuracy:.3f} of {name} correctly, below the committed {committed}:\n"
+        + report.text(show_misrouted=30)
+    )
+
+
+def test_every_target_model_is_well_represented_in_the_eval_data():
+    items = read_items(DATA / "routing-eval.jsonl")
+    counts = {m: sum(i.expected == m for i in items) for m in ("doctor", "dcot", "phi2")}
+    assert min(counts.values()) >= 80, counts
