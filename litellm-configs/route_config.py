@@ -47,10 +47,10 @@ class _Strict(BaseModel):
 class EncoderConfig(_Strict):
     model: Name = Field("sentence-transformers/all-MiniLM-L6-v2", description="fastembed model name")
     path: Text | None = Field(
-        None, description="A folder holding model.onnx and the tokenizer files; empty: the bundled model"
+        None, description="A folder holding model.onnx and the tokenizer files; empty: the shipped encoder"
     )
     sha256: Annotated[Text, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
-        None, description="Expected sha256 of <path>/model.onnx; the bundled model is always verified"
+        None, description="Expected sha256 of <path>/model.onnx; the shipped encoder is always verified"
     )
     threads: int = Field(1, strict=True, ge=1, description="ONNX Runtime threads per embedding")
     dimension: int | None = Field(

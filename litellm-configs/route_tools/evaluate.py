@@ -13,43 +13,18 @@ threshold sweep; --write-routes saves a copy of the routes file with the swept t
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from decision import Decision
 from route_config import DEFAULT_ROUTES_FILE, RoutesConfig, load_routes
 from route_decider import RouteDecider
-
-
-@dataclass(frozen=True)
-class Item:
-    messages: list[dict[str, Any]]
-    expected: str
-
-    @property
-    def text(self) -> str:
-        return str(self.messages[-1].get("content", ""))
-
-
-def read_items(path: Path) -> list[Item]:
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            messages = row["messages"] if "messages" in row else [{"role": "user", "content": row["text"]}]
-            items.append(Item(messages, str(row["route"])))
-        except (ValueError, KeyError, TypeError) as e:
-            raise SystemExit(f"{path}:{n}: expected {{'text' or 'messages', 'route'}}: {e}") from e
-    return items
+from route_tools.labelled import Item, read_labelled
 
 
 @dataclass
@@ -114,20 +89,21 @@ def compare(routes_files: list[Path], data: list[Path]) -> str:
     the median decision time and the encoder's model file size."""
     from offline_encoder import MODEL_FILE, model_dir
 
-    head = ["routes", "encoder", "model MB", *(p.name for p in data), "median decision ms"]
+    head = ["routes", "encoder", "model MB", *(p.name for p in data), "decision ms, median / p99"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for routes_file in routes_files:
         config = load_routes(routes_file)
         decider = RouteDecider(config)
-        reports = [evaluate(decider, read_items(p)) for p in data]
-        latency = statistics.median(d.latency_ms for r in reports for d in r.decisions)
+        reports = [evaluate(decider, read_labelled(p).items) for p in data]
+        latencies = sorted(d.latency_ms for r in reports for d in r.decisions)
+        latency = f"{statistics.median(latencies):.1f} / {latencies[int(0.99 * (len(latencies) - 1))]:.1f}"
         folder, _ = model_dir(config.encoder)
         size = (folder / MODEL_FILE).stat().st_size / 1e6
         encoder = config.encoder.model + (
-            f" ({config.encoder.path})" if config.encoder.path else " (bundled)"
+            f" ({config.encoder.path})" if config.encoder.path else " (shipped)"
         )
         cells = [routes_file.name, encoder, f"{size:.0f}", *(f"{r.accuracy:.3f}" for r in reports)]
-        rows.append("| " + " | ".join([*cells, f"{latency:.1f}"]) + " |")
+        rows.append("| " + " | ".join([*cells, latency]) + " |")
     return "\n".join(rows)
 
 
@@ -245,16 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     config = load_routes(args.routes)
     decider = RouteDecider(config)
     for path in args.data:
-        items = read_items(path)
+        labelled = read_labelled(path)
+        items = labelled.items
         report = evaluate(decider, items)
-        print(f"== {path} with {args.routes} ({len(items)} items)")
+        waiting = f"; {labelled.unlabelled} rows not marked yet, left out" if labelled.unlabelled else ""
+        print(f"== {path} with {args.routes} ({len(items)} items{waiting})")
         print(report.text(args.show_misrouted))
         if args.png:
             png = args.png if len(args.data) == 1 else args.png.with_stem(f"{args.png.stem}-{path.stem}")
             plot(report, png)
             print(f"\nwrote {png}")
     # Sweeping and fitting use the first data set: fit on one set, measure on another.
-    items = read_items(args.data[0])
+    items = read_labelled(args.data[0]).items
     # With every threshold at zero each decision names the best route and its score.
     unthresholded = config.model_copy(
         update={

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from offline_encoder import MODEL_FILE, TOKENIZER_FILES, bundled_model_dir
+from offline_encoder import MODEL_FILE, SHIPPED_ENCODER, TOKENIZER_FILES
 from stack.launcher import stop
 from support.local_stack import current_ports, stack_up
 from support.processes import NotReady, Server, command_line, environment, free_port
@@ -108,7 +108,7 @@ def proxy_copy(stack, routes_file: Path, log: Path, **environment_: str) -> tupl
 def encoder_folder(folder: Path, model: bytes | None) -> Path:
     folder.mkdir()
     for name in TOKENIZER_FILES:
-        shutil.copy(bundled_model_dir() / name, folder / name)
+        shutil.copy(SHIPPED_ENCODER / name, folder / name)
     if model is not None:
         (folder / MODEL_FILE).write_bytes(model)
     return folder
@@ -125,15 +125,15 @@ def encoder_folder(folder: Path, model: bytes | None) -> Path:
 def test_a_missing_or_damaged_encoder_keeps_the_proxy_from_becoming_ready_and_its_log_says_why(
     stack, proxy, tmp_path: Path, damage: str, expected: str
 ):
-    bundled = (bundled_model_dir() / MODEL_FILE).read_bytes()
+    shipped = (SHIPPED_ENCODER / MODEL_FILE).read_bytes()
     routes = yaml.safe_load(proxy.routes_text)
     if damage == "missing":
         routes["encoder"]["path"] = str(encoder_folder(tmp_path / "encoder", None))
     elif damage == "corrupt":
-        routes["encoder"]["path"] = str(encoder_folder(tmp_path / "encoder", bundled[: len(bundled) // 2]))
+        routes["encoder"]["path"] = str(encoder_folder(tmp_path / "encoder", shipped[: len(shipped) // 2]))
     else:
-        routes["encoder"]["path"] = str(encoder_folder(tmp_path / "encoder", bundled[:-1] + b"\0"))
-        routes["encoder"]["sha256"] = hashlib.sha256(bundled).hexdigest()
+        routes["encoder"]["path"] = str(encoder_folder(tmp_path / "encoder", shipped[:-1] + b"\0"))
+        routes["encoder"]["sha256"] = hashlib.sha256(shipped).hexdigest()
     routes_file = tmp_path / "routes.yaml"
     routes_file.write_text(yaml.safe_dump(routes), encoding="utf-8")
     server, port = proxy_copy(stack, routes_file, tmp_path / "litellm.log")

@@ -1,14 +1,21 @@
 """A person chats in Open WebUI with `auto`, in a real headless Chromium, on the stack `make up`
-starts: a health question, a maths word problem and a general request each get an answer, and
-vLLM's own request log proves they were served by `doctor`, `dcot` and the base model.
-Screenshots of each answered chat land in test-artifacts/."""
+starts: the first screen suggests each specialist; a health question, a maths word problem and a
+general request each get an answer, and vLLM's own request log proves they were served by
+`doctor`, `dcot` and the base model; the person rates each answer, and the ratings export turns
+the ratings into a review file. Screenshots land in test-artifacts/."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -28,18 +35,26 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+# (name, question, model expected to answer, how the person rates the answer)
 CHATS = [
     (
         "health",
         "My ankle is swollen and bruised since I twisted it yesterday, should I get an x-ray?",
         "doctor",
+        "Good Response",
     ),
     (
         "maths",
         "A baker makes 14 loaves an hour for 6 hours and sells them at $3 each. What does she earn?",
         "dcot",
+        "Bad Response",
     ),
-    ("general", "Write a short friendly message inviting my neighbours to a barbecue on Saturday.", "phi2"),
+    (
+        "general",
+        "Write a short friendly message inviting my neighbours to a barbecue on Saturday.",
+        "phi2",
+        "Good Response",
+    ),
 ]
 
 
@@ -79,9 +94,9 @@ def test_the_first_screen_suggests_each_specialist_and_no_release_notes_get_in_t
     page.screenshot(path=str(ARTIFACTS / "open-webui-first-screen.png"))
 
 
-@pytest.mark.parametrize(("name", "question", "expected"), CHATS, ids=[c[0] for c in CHATS])
-def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model(
-    page: Page, stack, vllm, proxy, name: str, question: str, expected: str
+@pytest.mark.parametrize(("name", "question", "expected", "rating"), CHATS, ids=[c[0] for c in CHATS])
+def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model_and_rated(
+    page: Page, stack, vllm, proxy, name: str, question: str, expected: str, rating: str
 ):
     page.goto(stack.env["OPEN_WEBUI_URL"])  # a new chat each time
     expect(page.locator("#model-selector-model-button")).to_contain_text("auto")
@@ -103,3 +118,44 @@ def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model(
     expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=180_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"open-webui-{name}.png"))
+    # The person rates the answer: the thumbs under it, then a reason, as Open WebUI asks.
+    page.get_by_role("button", name=rating).last.click()
+    page.get_by_role(
+        "button", name="Not helpful" if rating == "Bad Response" else "Accurate information"
+    ).click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Thanks for your feedback!")).to_be_visible()
+
+
+def test_the_ratings_export_holds_each_rated_answer_with_the_model_that_gave_it(stack, tmp_path: Path):
+    login = {"email": stack.env["OPEN_WEBUI_ADMIN_EMAIL"], "password": stack.env["OPEN_WEBUI_ADMIN_PASSWORD"]}
+    token = httpx.post(f"{stack.env['OPEN_WEBUI_URL']}/api/v1/auths/signin", json=login, timeout=60).json()[
+        "token"
+    ]
+    review = tmp_path / "review.jsonl"
+    exported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "route_tools.ratings",
+            "--url",
+            stack.env["OPEN_WEBUI_URL"],
+            "-o",
+            str(review),
+        ],
+        env={**os.environ, "OPEN_WEBUI_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert exported.returncode == 0, exported.stderr
+    rows = {row["messages"][-1]["content"]: row for row in map(json.loads, review.read_text().splitlines())}
+    assert set(rows) == {question for _, question, _, _ in CHATS}, f"{exported.stdout}\n{rows}"
+    for _, question, expected, rating in CHATS:
+        row = rows[question]
+        assert row["answered_by"] == expected, row
+        if rating == "Good Response":
+            assert (row["rating"], row["route"], row["reason"]) == (1, expected, "accurate_information"), row
+        else:
+            assert (row["rating"], row["route"], row["reason"]) == (-1, None, "not_helpful"), row
+    assert "1 thumbs down to mark" in exported.stdout, exported.stdout

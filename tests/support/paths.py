@@ -19,4 +19,5 @@ README_GENERATOR = TOOLS / "node_modules" / ".bin" / "readme-generator"
 VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
 LITELLM_BIN = ROOT / ".venv" / "bin" / "litellm"
 OPEN_WEBUI_BIN = ROOT / ".venv-webui" / "bin" / "open-webui"
+TRAIN_PYTHON = ROOT / ".venv-train" / "bin" / "python"
 CHROMIUM = Path("/usr/bin/chromium")

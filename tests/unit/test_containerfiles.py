@@ -19,12 +19,10 @@ MODELCAR = (IMAGES / "modelcar" / "Containerfile").read_text(encoding="utf-8")
 def test_litellm_image_installs_exactly_what_make_setup_installs_hash_checked():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "LOCK := images/litellm/requirements.lock" in makefile
-    assert "NO_DEPS := images/litellm/requirements-no-deps.txt" in makefile
-    for name, variable in (("requirements.lock", "LOCK"), ("requirements-no-deps.txt", "NO_DEPS")):
-        assert f"--require-hashes --no-deps -r {name}" in LITELLM, (
-            f"the image must install {name} hash-checked"
-        )
-        assert f"--require-hashes --no-deps -r $({variable})" in makefile, f"make setup must install {name}"
+    assert "--require-hashes --no-deps -r requirements.lock" in LITELLM, (
+        "the image must install the lock hash-checked"
+    )
+    assert "--require-hashes --no-deps -r $(LOCK)" in makefile, "make setup must install the lock"
 
 
 def test_images_use_pinned_base_images_and_run_as_non_root():
@@ -61,7 +59,10 @@ def test_the_litellm_image_carries_the_runtime_modules_but_not_the_offline_tools
     runtime = [p.relative_to(ROOT).as_posix() for p in ROUTER.glob("*.py")]
     tools = [p.relative_to(ROOT).as_posix() for p in (ROUTER / "route_tools").rglob("*.py")]
     assert runtime and tools
-    assert all(in_build_context(path) for path in runtime), "the router's modules must reach the image"
+    encoder = [p.relative_to(ROOT).as_posix() for p in (ROUTER / "encoder").iterdir()]
+    assert all(in_build_context(path) for path in runtime + encoder), (
+        "the router and its encoder must reach the image"
+    )
     assert not [path for path in tools if in_build_context(path)], "the offline tools must stay out"
     assert "COPY litellm-configs/*.py" in LITELLM
     assert "PYTHONPATH" not in LITELLM, "a .pth file puts the modules on the path, nothing else"

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from route_config import DEFAULT_ROUTES_FILE, load_routes
-from route_tools.evaluate import main, read_items
+from route_tools.evaluate import main
+from route_tools.labelled import read_items
 
 ITEMS = [
     {"text": "I have a rash and a fever, should I see a doctor?", "route": "doctor"},
@@ -67,6 +68,6 @@ def test_compare_prints_one_row_per_routes_file_with_its_encoder_and_accuracy(
     header, rule, default, doctor_only = capsys.readouterr().out.strip().splitlines()
     assert header.startswith("| routes | encoder | model MB | labelled.jsonl |"), header
     assert default.startswith(
-        "| routes.yaml | sentence-transformers/all-MiniLM-L6-v2 (bundled) | 23 | 0.800 |"
+        "| routes.yaml | sentence-transformers/all-MiniLM-L6-v2 (shipped) | 23 | 0.800 |"
     )
     assert doctor_only.startswith("| doctor-only.yaml |") and "| 0.600 |" in doctor_only, doctor_only

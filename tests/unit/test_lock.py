@@ -13,7 +13,6 @@ from packaging.requirements import Requirement
 from support.paths import IMAGES, ROOT
 
 LOCK = IMAGES / "litellm" / "requirements.lock"
-NO_DEPS = IMAGES / "litellm" / "requirements-no-deps.txt"
 
 
 def locked(path: Path) -> dict[str, tuple[str, list[str]]]:
@@ -28,7 +27,7 @@ def locked(path: Path) -> dict[str, tuple[str, list[str]]]:
 
 
 def test_every_locked_package_is_pinned_with_at_least_one_hash():
-    for path in (LOCK, NO_DEPS):
+    for path in (LOCK,):
         entries = locked(path)
         assert len(entries) > 100 if path == LOCK else entries, f"{path.name} lists too few packages"
         unhashed = [name for name, (_, hashes) in entries.items() if not hashes]
@@ -48,5 +47,5 @@ def test_the_lock_satisfies_every_dependency_in_pyproject():
 
 
 def test_the_tests_run_the_locked_versions():
-    for name, (pinned, _) in {**locked(LOCK), **locked(NO_DEPS)}.items():
+    for name, (pinned, _) in locked(LOCK).items():
         assert version(name) == pinned, f"{name} {version(name)} is installed, the image gets {pinned}"

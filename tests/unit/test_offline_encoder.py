@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from offline_encoder import BUNDLED_MODEL_SHA256, MODEL_FILE, bundled_model_dir, load_encoder
+from offline_encoder import MODEL_FILE, SHIPPED_ENCODER, SHIPPED_MODEL_SHA256, TOKENIZER_FILES, load_encoder
 from route_config import EncoderConfig, RoutesError
 
 
-def copy_of_bundled_model(tmp_path: Path) -> Path:
+def copy_of_shipped_encoder(tmp_path: Path) -> Path:
     folder = tmp_path / "model"
-    shutil.copytree(bundled_model_dir(), folder)
+    shutil.copytree(SHIPPED_ENCODER, folder)
     return folder
 
 
-def test_bundled_encoder_embeds_text_offline():
+def test_the_shipped_encoder_embeds_text_offline():
     encoder = load_encoder(EncoderConfig())
     [vector] = encoder(["I have a headache"])
     assert len(vector) == 384
@@ -26,26 +28,26 @@ def test_bundled_encoder_embeds_text_offline():
 
 
 def test_a_configured_folder_with_the_right_sha256_loads(tmp_path: Path):
-    folder = copy_of_bundled_model(tmp_path)
-    encoder = load_encoder(EncoderConfig(path=str(folder), sha256=BUNDLED_MODEL_SHA256))
+    folder = copy_of_shipped_encoder(tmp_path)
+    encoder = load_encoder(EncoderConfig(path=str(folder), sha256=SHIPPED_MODEL_SHA256))
     assert len(encoder(["hello"])[0]) == 384
 
 
 def test_a_model_file_with_another_sha256_is_refused(tmp_path: Path):
-    folder = copy_of_bundled_model(tmp_path)
+    folder = copy_of_shipped_encoder(tmp_path)
     with pytest.raises(RoutesError, match=f"{MODEL_FILE} has sha256 .*, expected {'0' * 64}"):
         load_encoder(EncoderConfig(path=str(folder), sha256="0" * 64))
 
 
 def test_a_folder_missing_tokenizer_files_names_them(tmp_path: Path):
-    folder = copy_of_bundled_model(tmp_path)
+    folder = copy_of_shipped_encoder(tmp_path)
     (folder / "tokenizer.json").unlink()
     with pytest.raises(RoutesError, match="missing tokenizer.json"):
         load_encoder(EncoderConfig(path=str(folder)))
 
 
 def test_a_model_fastembed_does_not_list_loads_from_its_folder_with_dimension_and_pooling(tmp_path: Path):
-    folder = copy_of_bundled_model(tmp_path)
+    folder = copy_of_shipped_encoder(tmp_path)
     text = ["My knee is swollen after a fall"]
     [bundled] = load_encoder(EncoderConfig())(text)
     [own] = load_encoder(EncoderConfig(model="acme/minilm-copy", path=str(folder), dimension=384))(text)
@@ -70,9 +72,17 @@ def test_a_model_fastembed_does_not_list_needs_a_folder_and_a_dimension():
 
 
 def test_a_wrong_dimension_is_refused_with_the_right_one(tmp_path: Path):
-    folder = copy_of_bundled_model(tmp_path)
+    folder = copy_of_shipped_encoder(tmp_path)
     with pytest.raises(
         RoutesError,
         match="encoder.dimension is 768, but .* gives vectors of 384; set encoder.dimension to 384",
     ):
         load_encoder(EncoderConfig(model="acme/minilm-copy", path=str(folder), dimension=768))
+
+
+def test_the_shipped_encoder_is_the_file_the_router_pins_and_its_training_record_names():
+    digest = hashlib.sha256((SHIPPED_ENCODER / MODEL_FILE).read_bytes()).hexdigest()
+    assert digest == SHIPPED_MODEL_SHA256, "the shipped model.onnx is not the one offline_encoder pins"
+    record = json.loads((SHIPPED_ENCODER / "training.json").read_text(encoding="utf-8"))
+    assert record["model_sha256"] == digest, "training.json describes another model file"
+    assert {name for name in TOKENIZER_FILES if (SHIPPED_ENCODER / name).is_file()} == set(TOKENIZER_FILES)

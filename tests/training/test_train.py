@@ -1,0 +1,135 @@
+"""`make train`'s command, end to end on a small routes file: it writes an ONNX int8 encoder folder
+the router loads with its sha256 pinned, the same inputs and seed give the same file, and a
+labelled review file moves the trained router's decisions on its own messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from route_config import EncoderConfig, parse_routes
+from route_decider import RouteDecider
+from support.paths import TRAIN_PYTHON
+
+ROUTES = {
+    "virtual_model": "auto",
+    "default_model": "phi2",
+    "routes": [
+        {
+            "name": "doctor",
+            "model": "doctor",
+            "utterances": [
+                "I have a fever and a sore throat, should I see a doctor?",
+                "What are the side effects of ibuprofen?",
+                "My child has a rash and a high temperature.",
+                "Is my blood pressure of 150/95 too high?",
+            ],
+        },
+        {
+            "name": "dcot",
+            "model": "dcot",
+            "utterances": [
+                "If 3 pencils cost $1, how much do 24 cost?",
+                "Solve for x, 3x + 7 = 22.",
+                "A train travels 180 km in 2.5 hours. What is its speed?",
+                "Tom has twice as many marbles as Sam; together 36. How many has Tom?",
+            ],
+        },
+        {
+            "name": "general",
+            "model": "phi2",
+            "utterances": [
+                "Write a short poem about the sea.",
+                "What is the capital of France?",
+                "Draft an email asking for a day off.",
+                "Recommend a good science fiction book.",
+            ],
+        },
+    ],
+}
+FOLLOW_UPS = ["and for kids?", "can you explain that again?", "what about 12?"]
+# A team decides its doctor adapter also answers questions about pets' health, and marks so.
+REVIEW = [
+    {"text": "My dog keeps scratching his ears and shaking his head, what could it be?", "route": "doctor"},
+    {"text": "Our cat stopped eating two days ago and hides under the bed.", "route": "doctor"},
+    {"text": "My rabbit has a runny eye and sneezes a lot.", "route": "doctor"},
+    {"text": "The puppy vomited twice after eating grass, should I worry?", "route": "doctor"},
+    {"text": "My parrot is pulling out its feathers.", "route": "doctor"},
+    {"text": "Is it normal for my hamster to sleep all day and drink a lot?", "route": "doctor"},
+]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("training")
+    (folder / "routes.yaml").write_text(yaml.safe_dump(ROUTES), encoding="utf-8")
+    (folder / "review.jsonl").write_text("".join(json.dumps(r) + "\n" for r in REVIEW), encoding="utf-8")
+    (folder / "follow-ups.txt").write_text("".join(f"{turn}\n" for turn in FOLLOW_UPS), encoding="utf-8")
+    return folder
+
+
+def train(data: Path, out: str, *examples: str) -> dict:
+    """`python -m route_tools.train` in the training environment; what it wrote in training.json."""
+    if not TRAIN_PYTHON.exists():
+        pytest.fail(f"{TRAIN_PYTHON} is missing: run `make setup` first")
+    args = ["--routes", str(data / "routes.yaml"), "--follow-ups", str(data / "follow-ups.txt")]
+    args += ["--out", str(data / out), "--passes", "5"]
+    if examples:
+        args += ["--examples", *(str(data / e) for e in examples)]
+    done = subprocess.run(
+        [str(TRAIN_PYTHON), "-m", "route_tools.train", *args], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, f"training failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    assert f"path: {(data / out).resolve()}" in done.stdout, done.stdout
+    return json.loads((data / out / "training.json").read_text(encoding="utf-8"))
+
+
+def decider_for(data: Path, encoder: str, digest: str) -> RouteDecider:
+    """The small routes, loading the trained encoder as an operator's routes file would."""
+    pinned = EncoderConfig(path=str(data / encoder), sha256=digest)
+    return RouteDecider(parse_routes({**ROUTES, "encoder": pinned.model_dump(exclude_none=True)}))
+
+
+@pytest.fixture(scope="module")
+def trained(data: Path) -> dict:
+    return train(data, "encoder")
+
+
+def test_training_writes_an_int8_encoder_folder_the_router_loads_with_its_sha256_pinned(data, trained):
+    folder = data / "encoder"
+    assert {"model.onnx", "tokenizer.json", "config.json", "training.json"} <= {
+        p.name for p in folder.iterdir()
+    }
+    assert trained["routes_texts"] == {"doctor": 4, "dcot": 4, "general": 4}
+    assert trained["follow_ups"]["count"] == len(FOLLOW_UPS)
+    decider = decider_for(data, "encoder", trained["model_sha256"])
+    decisions = [decider.decide([{"role": "user", "content": r["utterances"][0]}]) for r in ROUTES["routes"]]
+    assert [d.model for d in decisions] == ["doctor", "dcot", "phi2"], decisions
+    assert (folder / "model.onnx").stat().st_size < 30_000_000, "the weights were not quantized to int8"
+
+
+def test_the_same_routes_and_seed_give_the_same_encoder(data, trained):
+    again = train(data, "encoder-again")
+    assert again["model_sha256"] == trained["model_sha256"], "training is not deterministic"
+
+
+def test_a_labelled_review_file_moves_the_trained_routers_decisions_on_its_own_messages(data, trained):
+    with_review = train(data, "encoder-reviewed", "review.jsonl")
+    assert with_review["routes_texts"]["doctor"] == 4 + len(REVIEW)
+
+    def reaching_their_model(encoder: str, digest: str) -> int:
+        decider = decider_for(data, encoder, digest)
+        return sum(
+            decider.decide([{"role": "user", "content": r["text"]}]).model == r["route"] for r in REVIEW
+        )
+
+    before = reaching_their_model("encoder", trained["model_sha256"])
+    after = reaching_their_model("encoder-reviewed", with_review["model_sha256"])
+    assert before < len(REVIEW), "the routes alone already send every reviewed message to its model"
+    assert after == len(REVIEW), (
+        f"after training on the review file {after} of {len(REVIEW)} reach their model"
+    )
