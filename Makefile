@@ -15,17 +15,20 @@ RUN_DIR ?= .run
 UI_PORT ?= 8080
 PROXY_PORT ?= 4000
 VLLM_PORT ?= 8000
+# PROMETHEUS=1: also a Prometheus playing the chart's monitors and alerts (docs/monitoring.md).
+PROMETHEUS ?=
+PROMETHEUS_PORT ?= 9090
 MODEL_DIR ?=
 ADAPTERS_DIR ?=
 VALUES ?=
 STACK := PYTHONPATH=tests $(PY) -m stack --run-dir $(RUN_DIR)
 
-.PHONY: lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config chart-docs train
+.PHONY: lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config chart-docs dashboard train
 
 TOOLS := .tools
 STACK_DEPS := $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installed $(TOOLS)/.installed
 
-setup: $(STACK_DEPS) $(TRAIN_VENV)/.installed /usr/bin/chromium /usr/bin/podman
+setup: $(STACK_DEPS) $(TRAIN_VENV)/.installed /usr/bin/chromium /usr/bin/podman /usr/bin/prometheus
 
 # The LiteLLM image's packages, hash-checked, exactly as the image installs them (LOCK).
 LOCK := images/litellm/requirements.lock
@@ -88,6 +91,12 @@ $(TRAIN_VENV)/.installed: $(TRAIN_REQS) $(TRAIN_NO_DEPS) pyproject.toml
 	@$(STEP) "updating apt's package lists" apt-get update -qq
 	@$(STEP) "installing Chromium" apt-get install -y -qq chromium
 
+# Prometheus and promtool: the alert tests, the live check of every dashboard query and alert, and
+# `make up PROMETHEUS=1`.
+/usr/bin/prometheus:
+	@$(STEP) "updating apt's package lists" apt-get update -qq
+	@$(STEP) "installing Prometheus and promtool" apt-get install -y -qq --no-install-recommends prometheus
+
 # podman builds the images and plays the chart's manifests as pods; mmdebstrap makes the stand-in base.
 /usr/bin/podman:
 	@$(STEP) "updating apt's package lists" apt-get update -qq
@@ -108,7 +117,7 @@ $(TOOLS)/.installed: tests/tools/fetch_chart_tools.py $(VENV)/.installed
 up: $(STACK_DEPS)
 	@$(STACK) up --vllm-port $(VLLM_PORT) --litellm-port $(PROXY_PORT) --open-webui-port $(UI_PORT) \
 	  $(if $(MODEL_DIR),--model-dir $(MODEL_DIR)) $(if $(ADAPTERS_DIR),--adapters-dir $(ADAPTERS_DIR)) \
-	  $(foreach v,$(VALUES),--values $(v))
+	  $(foreach v,$(VALUES),--values $(v)) $(if $(PROMETHEUS),--prometheus --prometheus-port $(PROMETHEUS_PORT))
 
 down:
 	@if [ -x $(PY) ]; then $(STACK) down; else echo "nothing of the local stack was running"; fi
@@ -192,6 +201,10 @@ clean:
 # chart/README.md's parameter tables and chart/values.schema.json, from values.yaml's `## @param` lines.
 chart-docs: $(TOOLS)/.installed
 	$(PY) tests/tools/chart_docs.py $(TOOLS)/node_modules/.bin/readme-generator
+
+# chart/files/dashboard.json, the Grafana dashboard, from tests/tools/dashboard.py.
+dashboard: $(VENV)/.installed
+	$(PY) tests/tools/dashboard.py
 
 # The LiteLLM proxy config the chart deploys, for running the proxy locally (docs/local-stack.md).
 proxy-config: $(TOOLS)/.installed

@@ -50,6 +50,8 @@ class Decision:
     score: float | None
     reason: Reason
     latency_ms: float = 0.0
+    # How far the best route's score is ahead of the runner-up's: how close the call was.
+    margin: float | None = None
 
     def to_metadata(self) -> dict[str, Any]:
         """A plain dict for the request's metadata (LiteLLM copies and logs metadata)."""
@@ -71,5 +73,6 @@ class Decision:
             "route": self.route,
             "reason": str(self.reason),
             "score": None if self.score is None else round(self.score, 4),
+            "margin": None if self.margin is None else round(self.margin, 4),
             "latency_ms": round(self.latency_ms, 2),
         }

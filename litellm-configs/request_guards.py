@@ -20,6 +20,7 @@ from litellm.integrations.custom_logger import CustomLogger
 import request_body
 import request_checks
 import router_log
+import routing_metrics
 from request_messages import CHAT_CALLS, EMBEDDING_CALLS
 from router_log import log
 
@@ -58,6 +59,7 @@ class RequestGuards(CustomLogger):
         if not request_checks.unreachable(original_exception):
             return None
         log.warning("model server unreachable: %s", type(original_exception).__name__)
+        routing_metrics.MODEL_SERVER_UNAVAILABLE.inc()
         return HTTPException(status_code=503, detail=UNAVAILABLE, headers={"Retry-After": RETRY_AFTER_S})
 
 

@@ -158,21 +158,29 @@ class RouteDecider:
             weight *= self.config.history_weight
             for route, score in (await self._scores(earlier)).items():
                 combined[route] += weight * score
-        route = max(combined, key=combined.__getitem__)
+        route, *others = sorted(combined, key=combined.__getitem__, reverse=True)
+        margin = combined[route] - combined[others[0]] if others else None
         own_best = max(latest, key=latest.__getitem__)
         if combined[route] < self._threshold_of[route]:
-            return self._decision(None, combined[route], Reason.FALLBACK, start)
+            return self._decision(None, combined[route], Reason.FALLBACK, start, margin)
         reason = Reason.TOPIC_CHANGE if new_topic else Reason.ROUTE if route == own_best else Reason.STICKY
-        return self._decision(route, combined[route], reason, start)
+        return self._decision(route, combined[route], reason, start, margin)
 
     def decide(self, messages: Any) -> Decision:
         """The synchronous form of adecide, for scripts and tests (not inside an event loop)."""
         return asyncio.run(self.adecide(messages))
 
-    def _decision(self, route: str | None, score: float | None, reason: Reason, start: float) -> Decision:
+    def _decision(
+        self,
+        route: str | None,
+        score: float | None,
+        reason: Reason,
+        start: float,
+        margin: float | None = None,
+    ) -> Decision:
         model = self._model_of[route] if route is not None else self.config.default_model
         latency_ms = (time.perf_counter() - start) * 1000.0
-        return Decision(model=model, route=route, score=score, reason=reason, latency_ms=latency_ms)
+        return Decision(model, route, score, reason, latency_ms, margin)
 
 
 def served_only(decision: Decision, served: Collection[str] | None, config: RoutesConfig) -> Decision:

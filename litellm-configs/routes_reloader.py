@@ -18,7 +18,7 @@ from pathlib import Path
 from route_config import RoutesConfig, check_served, load_routes
 from route_decider import RouteDecider
 from router_log import log
-from routing_metrics import RELOADS
+from routing_metrics import RELOADS, ROUTES_FILE_REJECTED, known_routes
 
 Stamp = tuple[int, int, int] | None
 
@@ -47,6 +47,7 @@ class LiveRoutes:
         self._stamp = _stamp(self.path)
         # The first load fails loudly: a proxy must not start with routes it cannot read.
         self.decider = RouteDecider(load_routes(self.path))
+        known_routes(self.config)
         log.info(
             "semantic router ready: %s routes %s from %s",
             self.config.virtual_model,
@@ -91,9 +92,12 @@ class LiveRoutes:
                 e,
             )
             RELOADS.labels(result="failure").inc()
+            ROUTES_FILE_REJECTED.set(1)
             return False
         self.decider = decider
+        known_routes(config)
         RELOADS.labels(result="success").inc()
+        ROUTES_FILE_REJECTED.set(0)
         log.info(
             "routes reloaded from %s: %d routes, %d utterances in %.0f ms",
             self.path,

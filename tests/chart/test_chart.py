@@ -19,7 +19,7 @@ from support.paths import CHART, CHART_VALUES, README_GENERATOR, ROOT
 
 VALUE_FILES = sorted(p.name for p in CHART_VALUES.glob("*.yaml"))
 KUBERNETES_VERSION = "1.31.0"
-CRD_KINDS = {"InferenceService", "ServingRuntime", "Route", "ServiceMonitor"}
+CRD_KINDS = {"InferenceService", "ServingRuntime", "Route", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 def test_helm_lint_strict_passes_with_default_and_example_values():
@@ -59,11 +59,17 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-@pytest.mark.parametrize("values", [[], *[[name] for name in VALUE_FILES]], ids=["defaults", *VALUE_FILES])
-def test_kserve_and_route_objects_validate_against_cluster_schemas(values: list[str]):
+@pytest.mark.parametrize(
+    ("values", "monitoring"),
+    [([], False), ([], True), *[([name], False) for name in VALUE_FILES]],
+    ids=["defaults", "monitoring-api", *VALUE_FILES],
+)
+def test_kserve_route_and_monitoring_objects_validate_against_cluster_schemas(
+    values: list[str], monitoring: bool
+):
     schemas = crd_schemas()
     checked = set()
-    for obj in render(*values):
+    for obj in render(*values, monitoring=monitoring):
         if obj["kind"] not in CRD_KINDS:
             continue
         key = f"{obj['apiVersion']}/{obj['kind']}"
@@ -75,7 +81,7 @@ def test_kserve_and_route_objects_validate_against_cluster_schemas(values: list[
         )
         checked.add(obj["kind"])
     expected = {"InferenceService", "ServingRuntime", "Route"} | (
-        {"ServiceMonitor"} if "scaled.yaml" in values else set()
+        {"ServiceMonitor", "PodMonitor", "PrometheusRule"} if monitoring else set()
     )
     assert checked == expected, f"expected to check {expected}, checked {checked}"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from .console import StackError
 from .launcher import PORT_VARIABLES, down, follow_decisions, status, up
 from .rendering import Settings, model_dir
-from .run_dir import COMPONENTS
+from .run_dir import COMPONENTS, OPTIONAL
 
-DEFAULT_PORTS = {"vllm": 8000, "litellm": 4000, "open-webui": 8080}
+DEFAULT_PORTS = {"vllm": 8000, "litellm": 4000, "open-webui": 8080, "prometheus": 9090}
 
 
 def main(argv: list[str]) -> int:
@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--run-dir", type=Path, default=Path(".run"), help="logs, process records, secrets")
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("up", help="start (or complete) the stack and print how to use it")
-    for name in COMPONENTS:
+    for name in (*COMPONENTS, *OPTIONAL):
         start.add_argument(
             f"--{name}-port", type=int, default=DEFAULT_PORTS[name], help=f"make's {PORT_VARIABLES[name]}"
         )
@@ -29,14 +29,28 @@ def main(argv: list[str]) -> int:
         command.add_argument("--model-dir", type=Path, help="base model folder (default: SmolLM2, made here)")
         command.add_argument("--values", type=Path, action="append", default=[], help="more values files")
     start.add_argument("--adapters-dir", type=Path, help="folder with one sub-folder per adapter")
+    start.add_argument(
+        "--prometheus", action="store_true", help="also run the chart's monitoring (make's PROMETHEUS=1)"
+    )
     commands.add_parser("down", help="stop what `up` started")
     commands.add_parser("status", help="which components run; exit 1 unless all do")
     commands.add_parser("decisions", help="follow the routing decisions in the proxy log")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            ports = {name: getattr(args, f"{name.replace('-', '_')}_port") for name in COMPONENTS}
-            up(Settings(args.run_dir, ports, args.model_dir, args.adapters_dir, tuple(args.values)))
+            ports = {
+                name: getattr(args, f"{name.replace('-', '_')}_port") for name in (*COMPONENTS, *OPTIONAL)
+            }
+            up(
+                Settings(
+                    args.run_dir,
+                    ports,
+                    args.model_dir,
+                    args.adapters_dir,
+                    tuple(args.values),
+                    args.prometheus,
+                )
+            )
         elif args.command == "model":
             # Progress to stderr: stdout is only the folder, for `$(python -m stack model)`.
             with contextlib.redirect_stdout(sys.stderr):

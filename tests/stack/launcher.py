@@ -18,10 +18,15 @@ from support.processes import Server, answers_ok, port_free, tail
 from . import pods
 from .console import StackError, say, timed
 from .rendering import Settings, load_secrets, local_processes, model_dir, rendering
-from .run_dir import COMPONENTS, RunDir
+from .run_dir import COMPONENTS, OPTIONAL, RunDir
 
-PORT_VARIABLES = {"vllm": "VLLM_PORT", "litellm": "PROXY_PORT", "open-webui": "UI_PORT"}
-READY_TIMEOUT_S = {"vllm": 600, "litellm": 300, "open-webui": 300}
+PORT_VARIABLES = {
+    "vllm": "VLLM_PORT",
+    "litellm": "PROXY_PORT",
+    "open-webui": "UI_PORT",
+    "prometheus": "PROMETHEUS_PORT",
+}
+READY_TIMEOUT_S = {"vllm": 600, "litellm": 300, "open-webui": 300, "prometheus": 120}
 HEARTBEAT_S = 15
 
 
@@ -86,12 +91,13 @@ def wait_ready(run: RunDir, processes: list[pods.LocalProcess]) -> None:
 def up(settings: Settings) -> dict[str, str]:
     run = RunDir(settings.run_dir)
     total = time.monotonic()
-    already = {name: server for name in COMPONENTS if (server := run.running(name))}
+    names = (*COMPONENTS, *(OPTIONAL if settings.prometheus else ()))
+    already = {name: server for name in names if (server := run.running(name))}
     for name, server in already.items():
         if server.port is not None and server.port != settings.ports[name]:
             say(f"==> {name} already runs on port {server.port}; `make down` first to move it")
             settings.ports[name] = server.port
-    for name in COMPONENTS:
+    for name in names:
         if name not in already and not port_free(settings.ports[name]):
             raise StackError(
                 f"port {settings.ports[name]} ({name}) is already in use by another program; "
@@ -105,13 +111,13 @@ def up(settings: Settings) -> dict[str, str]:
     model = model_dir(settings)
     secret_values = load_secrets(run, objects)
     processes = local_processes(settings, run, objects, secret_values, model)
-    for name in COMPONENTS:
+    for name in names:
         if name in already:
             say(f"==> {name}: already running (pid {already[name].pid})")
         else:
             start(run, processes[name])
             say(f"==> starting {name} on 127.0.0.1:{processes[name].port} (log: {run.log(name)})")
-    starting = [processes[name] for name in COMPONENTS if name not in already]
+    starting = [processes[name] for name in names if name not in already]
     if starting:
         timed(
             f"waiting for {', '.join(p.name for p in starting)} (vLLM takes about a minute)",
@@ -128,6 +134,8 @@ def up(settings: Settings) -> dict[str, str]:
         "OPEN_WEBUI_ADMIN_PASSWORD": admin["password"],
         "ROUTES_FILE": str(run.routes_file()),
     }
+    if prometheus := run.running("prometheus"):
+        env["PROMETHEUS_URL"] = f"http://127.0.0.1:{prometheus.port}"
     run.env_file.touch(mode=0o600)
     run.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
     say(f"\nThe stack is up ({time.monotonic() - total:.0f} s).\n")
@@ -158,6 +166,11 @@ def summary(run: RunDir, env: dict[str, str]) -> str:
             f"  Proxy:       {env['LITELLM_URL']}/v1  key: {env['LITELLM_MASTER_KEY']}",
             f"  vLLM:        {env['VLLM_URL']}/v1",
             f"  Routes file: {env['ROUTES_FILE']}  (edit it: routing follows within a second)",
+            *(
+                [f"  Prometheus:  {env['PROMETHEUS_URL']}  (the chart's alerts: /alerts; docs/monitoring.md)"]
+                if "PROMETHEUS_URL" in env
+                else []
+            ),
             "",
             "  Watch routing decisions:  make decisions",
             "  Edit the routes:          make edit-routes",
@@ -169,7 +182,7 @@ def summary(run: RunDir, env: dict[str, str]) -> str:
 
 def down(run_dir: Path) -> list[str]:
     run = RunDir(run_dir)
-    stopped = [name for name in reversed(COMPONENTS) if stop(run, name)]
+    stopped = [name for name in reversed((*COMPONENTS, *OPTIONAL)) if stop(run, name)]
     run.env_file.unlink(missing_ok=True)
     say(f"stopped: {', '.join(stopped)}" if stopped else "nothing of the local stack was running")
     return stopped
@@ -183,6 +196,9 @@ def status(run_dir: Path) -> bool:
         up_count += server is not None
         state = f"running (pid {server.pid}, port {server.port})" if server else "not running"
         say(f"{name:11} {state}")
+    for name in OPTIONAL:
+        if server := run.running(name):
+            say(f"{name:11} running (pid {server.pid}, port {server.port})")
     return up_count == len(COMPONENTS)
 
 

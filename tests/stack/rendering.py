@@ -18,7 +18,7 @@ from support.chart import render
 from support.paths import CACHE, CHART, CHART_VALUES, LITELLM_BIN, OPEN_WEBUI_BIN, TESTS, VLLM_PYTHON
 from support.processes import base_env, tail
 
-from . import pods
+from . import pods, prometheus
 from .console import StackError, say, timed
 from .run_dir import RunDir
 
@@ -50,6 +50,8 @@ class Settings:
     model_dir: Path | None = None
     adapters_dir: Path | None = None
     values: tuple[Path, ...] = ()
+    # Start the chart's monitoring as a local Prometheus (its port is ports["prometheus"]).
+    prometheus: bool = False
 
 
 def values_files(settings: Settings) -> tuple[Path, ...]:
@@ -63,7 +65,10 @@ def rendering(settings: Settings) -> pods.Objects:
     files = values_files(settings)
     return timed(
         f"rendering the chart (helm template{''.join(f' -f {f}' for f in files)})",
-        lambda: render(*(str(f.resolve()) for f in files), openshift=False, namespace=NAMESPACE),
+        # As on OpenShift: the monitoring API exists, so the monitors and alerts are rendered.
+        lambda: render(
+            *(str(f.resolve()) for f in files), openshift=False, namespace=NAMESPACE, monitoring=True
+        ),
     )
 
 
@@ -182,5 +187,10 @@ def local_processes(
             container["readinessProbe"]["httpGet"]["path"],
             folders,
             files,
+        )
+    if settings.prometheus:
+        key = processes["litellm"].env["LITELLM_MASTER_KEY"]
+        processes[prometheus.NAME] = prometheus.local_process(
+            objects, NAMESPACE, ports, key, run.component(prometheus.NAME)
         )
     return processes

@@ -8,6 +8,8 @@ from support.processes import Server
 
 # Start order; also the order of the port flags' names in messages.
 COMPONENTS = ("vllm", "litellm", "open-webui")
+# Started only on request (`make up PROMETHEUS=1`), stopped with the rest.
+OPTIONAL = ("prometheus",)
 
 
 class RunDir:

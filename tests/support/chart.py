@@ -11,6 +11,10 @@ import yaml
 from support.paths import CHART, CHART_VALUES, HELM, TOOLS
 
 ROUTE_API = "route.openshift.io/v1/Route"
+# The Prometheus Operator's kinds, which OpenShift serves (user-workload monitoring).
+MONITORING_APIS = tuple(
+    f"monitoring.coreos.com/v1/{kind}" for kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule")
+)
 
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -25,8 +29,10 @@ def render(
     openshift: bool = True,
     show_only: str | None = None,
     namespace: str = "demo",
+    monitoring: bool = False,
 ) -> list[dict[str, Any]]:
-    """The objects `helm template` renders; values are file names in tests/chart-values (or paths)."""
+    """The objects `helm template` renders; values are file names in tests/chart-values (or paths).
+    `openshift`: the cluster has the Route API; `monitoring`: it has the Prometheus Operator's."""
     args = ["template", "router", str(CHART), "--namespace", namespace]
     for name in values:
         args += ["-f", str(CHART_VALUES / name)]
@@ -34,6 +40,8 @@ def render(
         args += ["--set", item]
     if openshift:
         args += ["--api-versions", ROUTE_API]
+    for api in MONITORING_APIS if monitoring else ():
+        args += ["--api-versions", api]
     if show_only:
         args += ["--show-only", show_only]
     result = helm(*args)

@@ -21,3 +21,6 @@ LITELLM_BIN = ROOT / ".venv" / "bin" / "litellm"
 OPEN_WEBUI_BIN = ROOT / ".venv-webui" / "bin" / "open-webui"
 TRAIN_PYTHON = ROOT / ".venv-train" / "bin" / "python"
 CHROMIUM = Path("/usr/bin/chromium")
+PROMETHEUS = Path("/usr/bin/prometheus")
+PROMTOOL = Path("/usr/bin/promtool")
+DASHBOARD = CHART / "files" / "dashboard.json"

