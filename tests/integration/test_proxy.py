@@ -5,13 +5,13 @@ model actually served each request."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from support.prompts import GENERAL, MATHS, MEDICAL
 
@@ -294,8 +294,12 @@ def test_metrics_endpoint_counts_routing_decisions_and_latency(api, proxy):
         f"{proxy.url}/metrics/", headers={"Authorization": f"Bearer {proxy.key}"}, timeout=30
     )
     assert response.status_code == 200, response.text
-    decided = re.search(
-        r'semantic_router_decisions_total\{model="doctor",reason="route"\} (\d+)', response.text
-    )
-    assert decided and float(decided.group(1)) >= 1, "no doctor decision counted at /metrics"
+    decided = [
+        sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == "semantic_router_decisions_total"
+        and sample.labels == {"route": "doctor", "model": "doctor", "reason": "route"}
+    ]
+    assert decided and decided[0] >= 1, "no doctor decision counted at /metrics"
     assert "semantic_router_decision_seconds_bucket" in response.text
