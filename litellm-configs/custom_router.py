@@ -20,6 +20,7 @@ from litellm.integrations.custom_logger import CustomLogger
 import route_notice
 import router_log
 import routing_metrics
+import runtime_adapters
 from decision import METADATA_KEY, Decision, Reason
 from request_messages import chat_messages
 from route_config import DEFAULT_ROUTES_FILE, RoutesError
@@ -36,6 +37,8 @@ class Routes(Protocol):
     decider: RouteDecider
 
     def refresh(self) -> None: ...
+
+    def unavailable(self) -> dict[str, str]: ...
 
 
 class SemanticRouterHook(CustomLogger):
@@ -66,6 +69,9 @@ class SemanticRouterHook(CustomLogger):
             }
         )
         routing_metrics.observe(decision, virtual_model)
+        if decision.wanted is not None:
+            why = self.routes.unavailable().get(decision.wanted)
+            routing_metrics.observe_unavailable(decision.wanted, decision.model, why)
         return data
 
     async def _decide(self, decider: RouteDecider, messages: Any) -> Decision:
@@ -74,7 +80,7 @@ class SemanticRouterHook(CustomLogger):
         except Exception as e:  # routing must never fail a request: the base model answers
             log.error("routing failed, using %s: %s", decider.config.default_model, type(e).__name__)
             decision = Decision(decider.config.default_model, None, None, Reason.ERROR)
-        return served_only(decision, self.served_models(), decider.config)
+        return served_only(decision, self.served_models(), decider.config, self.routes.unavailable())
 
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict
@@ -98,7 +104,7 @@ class SemanticRouterHook(CustomLogger):
             return None
         fallback = route_notice.answered_by(response)
         if fallback is not None and fallback != decision.model:
-            routing_metrics.observe_unavailable(decision, fallback)
+            routing_metrics.observe_unavailable(decision.model, fallback)
         return route_notice.response_headers(decision, fallback)
 
 
@@ -116,7 +122,10 @@ def from_environment() -> SemanticRouterHook:
     routes_file = os.environ.get("SEMANTIC_ROUTES_FILE", DEFAULT_ROUTES_FILE)
     try:
         routes = LiveRoutes(
-            routes_file, float(os.environ.get("SEMANTIC_ROUTES_CHECK_SECONDS", "1")), served_models
+            routes_file,
+            float(os.environ.get("SEMANTIC_ROUTES_CHECK_SECONDS", "1")),
+            served_models,
+            runtime_adapters.from_environment(),
         )
     except RoutesError as e:
         # LiteLLM follows this with a long traceback and exits; this line says what to fix.

@@ -33,8 +33,8 @@ _MEANINGS = {
     Reason.NO_TEXT: "the request had no user text to route on: the base model answered",
     Reason.ERROR: "routing failed, or the routes name a model the proxy does not serve: "
     "the base model answered",
-    Reason.UNAVAILABLE: "the routed model failed (say, an adapter vLLM does not serve): "
-    "the fallback model answered",
+    Reason.UNAVAILABLE: "the routed model failed (say, an adapter vLLM does not serve), or is a "
+    "runtime adapter not loaded (broken, or not yet): the fallback model answered",
 }
 
 # Where the hook keeps the decision in a request's metadata, for the response hooks to read.
@@ -52,6 +52,8 @@ class Decision:
     latency_ms: float = 0.0
     # How far the best route's score is ahead of the runner-up's: how close the call was.
     margin: float | None = None
+    # The model the route chose when another one answers instead (reason unavailable).
+    wanted: str | None = None
 
     def to_metadata(self) -> dict[str, Any]:
         """A plain dict for the request's metadata (LiteLLM copies and logs metadata)."""

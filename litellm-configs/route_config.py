@@ -64,12 +64,31 @@ class EncoderConfig(_Strict):
     )
 
 
+class CanaryConfig(_Strict):
+    model: Name = Field(
+        description="The new version (an adapter) that takes a share of the route's conversations"
+    )
+    share: float = Field(
+        strict=True, ge=0, le=1, description="The share of conversations it answers, 0 to 1 (1: all of them)"
+    )
+
+
 class RouteConfig(_Strict):
     name: Name
     model: Name = Field(description="The model (adapter) this route's requests go to")
     utterances: tuple[Name, ...] = Field(min_length=1, description="Example user messages for this route")
     threshold: Score | None = Field(None, description="The score this route needs; default: the top level's")
     description: Text | None = None
+    canary: CanaryConfig | None = Field(
+        None,
+        description="A new version beside `model`: each conversation is answered by one of the two, "
+        "chosen from its first user message, so it keeps its version as it goes on",
+    )
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every model this route may send to."""
+        return (self.model,) if self.canary is None else (self.model, self.canary.model)
 
 
 class RoutesConfig(_Strict):
@@ -211,7 +230,7 @@ def load_routes(path: str | Path = DEFAULT_ROUTES_FILE) -> RoutesConfig:
 
 def check_served(config: RoutesConfig, served: Collection[str], source: str = "<routes>") -> None:
     """Raise RoutesError if the routes send requests to a model the proxy does not serve."""
-    targets = [(f"route {r.name!r} sends to model", r.model) for r in config.routes]
+    targets = [(f"route {r.name!r} sends to model", model) for r in config.routes for model in r.models]
     targets.append(("default_model is", config.default_model))
     unserved = [f"{what} {model!r}" for what, model in targets if model not in served]
     if unserved:

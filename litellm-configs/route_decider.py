@@ -15,12 +15,14 @@ topic_change_phrases) is routed on its own.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 from semantic_router import Route
@@ -89,6 +91,14 @@ def user_turns(messages: Any, max_chars: int, limit: int) -> list[str]:
     return turns
 
 
+def conversation_share(messages: Any, max_chars: int) -> float:
+    """Where this conversation falls in [0, 1): a hash of its first user message, the same for
+    every turn, so a canary's share picks whole conversations and each keeps its version."""
+    turns = user_turns(list(reversed(messages)) if isinstance(messages, Sequence) else messages, max_chars, 1)
+    digest = hashlib.sha256((turns[0] if turns else "").encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 class RouteDecider:
     """Decides where a chat request goes, for one validated routes configuration."""
 
@@ -96,6 +106,7 @@ class RouteDecider:
         self.config = config
         self.encoder = encoder if encoder is not None else load_encoder(config.encoder)
         self._model_of = {r.name: r.model for r in config.routes}
+        self._canary_of = {r.name: r.canary for r in config.routes if r.canary is not None}
         self._threshold_of = {
             r.name: r.threshold if r.threshold is not None else config.threshold for r in config.routes
         }
@@ -164,7 +175,11 @@ class RouteDecider:
         if combined[route] < self._threshold_of[route]:
             return self._decision(None, combined[route], Reason.FALLBACK, start, margin)
         reason = Reason.TOPIC_CHANGE if new_topic else Reason.ROUTE if route == own_best else Reason.STICKY
-        return self._decision(route, combined[route], reason, start, margin)
+        decision = self._decision(route, combined[route], reason, start, margin)
+        canary = self._canary_of.get(route)
+        if canary is not None and conversation_share(messages, self.config.max_chars) < canary.share:
+            return replace(decision, model=canary.model)
+        return decision
 
     def decide(self, messages: Any) -> Decision:
         """The synchronous form of adecide, for scripts and tests (not inside an event loop)."""
@@ -183,11 +198,21 @@ class RouteDecider:
         return Decision(model, route, score, reason, latency_ms, margin)
 
 
-def served_only(decision: Decision, served: Collection[str] | None, config: RoutesConfig) -> Decision:
-    """The decision, or the base model's if it names a model the proxy does not serve (routes the
-    proxy started with: a reload refuses them), logged with what to fix. `served` None: unknown."""
+def served_only(
+    decision: Decision,
+    served: Collection[str] | None,
+    config: RoutesConfig,
+    unavailable: Collection[str] = (),
+) -> Decision:
+    """The decision, or the base model's if it names a model the proxy cannot serve now: one in
+    `unavailable` (a runtime adapter being loaded, or broken), answered with reason unavailable
+    and the wanted model kept; or one the proxy does not serve at all (routes the proxy started
+    with: a reload refuses them), logged with what to fix. `served` None: unknown."""
     if served is None or decision.model in served:
         return decision
+    model = config.default_model if config.default_model in served else config.virtual_model
+    if decision.model in unavailable:
+        return replace(decision, model=model, reason=Reason.UNAVAILABLE, wanted=decision.model)
     event(
         logging.ERROR,
         "route_model_not_served",
@@ -196,5 +221,4 @@ def served_only(decision: Decision, served: Collection[str] | None, config: Rout
         hint="fix the routes file: this proxy serves " + ", ".join(sorted(served)),
     )
     # The virtual model itself is served by the base model, so it answers if the default does not.
-    model = config.default_model if config.default_model in served else config.virtual_model
     return Decision(model=model, route=None, score=decision.score, reason=Reason.ERROR)

@@ -41,6 +41,8 @@ def response_headers(decision: Decision, fallback: str | None) -> dict[str, str]
     headers = {ROUTE_HEADER: decision.model, REASON_HEADER: str(decision.reason)}
     if decision.score is not None:
         headers[SCORE_HEADER] = f"{decision.score:.4f}"
+    if decision.wanted is not None:
+        headers[UNAVAILABLE_HEADER] = decision.wanted
     if fallback is not None and fallback != decision.model:
         headers.update(
             {

@@ -5,6 +5,11 @@ re-read when its identity (inode, size, mtime) changes. The new decider is built
 worker thread while the old one keeps answering; a broken edit (including one that sends
 requests to a model the proxy does not serve) is logged once and the last good routes keep
 serving.
+
+With runtime adapters on (runtime_adapters.py), the same check also keeps the adapters the routes
+name loaded, in a background task started by the first routed request: a route may name an
+adapter whose folder is in the runtime adapters volume, and a reload refuses only names that are
+neither served nor there.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from route_config import RoutesConfig, check_served, load_routes
 from route_decider import RouteDecider
 from router_log import log
 from routing_metrics import RELOADS, ROUTES_FILE_REJECTED, known_routes
+from runtime_adapters import RuntimeAdapters
 
 Stamp = tuple[int, int, int] | None
 
@@ -39,11 +45,14 @@ class LiveRoutes:
         path: str | Path,
         check_interval_s: float = 1.0,
         served_models: Callable[[], Collection[str] | None] = lambda: None,
+        adapters: RuntimeAdapters | None = None,
     ):
         self.path = Path(path)
         self.check_interval_s = check_interval_s
         # The models the proxy serves, once it knows them (None: unknown, nothing to check).
         self.served_models = served_models
+        self.adapters = adapters
+        self._adapters_task: asyncio.Task[None] | None = None
         self._stamp = _stamp(self.path)
         # The first load fails loudly: a proxy must not start with routes it cannot read.
         self.decider = RouteDecider(load_routes(self.path))
@@ -61,8 +70,36 @@ class LiveRoutes:
     def config(self) -> RoutesConfig:
         return self.decider.config
 
+    def runtime_models(self) -> set[str]:
+        """The models the routes name that only runtime adapters can serve."""
+        if self.adapters is None:
+            return set()
+        served = self.served_models()
+        static = set(served or ()) - set(self.adapters.loaded)
+        return {m for r in self.config.routes for m in r.models} - static - {self.config.default_model}
+
+    def unavailable(self) -> dict[str, str]:
+        """Runtime adapters the routes name that are not served now, and why."""
+        return self.adapters.unavailable(self.runtime_models()) if self.adapters else {}
+
+    async def _keep_adapters(self) -> None:
+        """Every check interval: the routes file (edits count without a request coming), then the
+        runtime adapters the routes name."""
+        assert self.adapters is not None
+        while True:
+            try:
+                self.refresh()
+                if self._reload_task is not None:
+                    await self._reload_task
+                await self.adapters.sync(self.runtime_models(), self.config.default_model)
+            except Exception as e:  # the next round tries again; routing goes on meanwhile
+                log.error("runtime adapters check failed: %s: %s", type(e).__name__, e)
+            await asyncio.sleep(self.check_interval_s)
+
     def refresh(self) -> None:
         """Start a reload in the background if the file changed; never blocks the caller."""
+        if self.adapters is not None and self._adapters_task is None:
+            self._adapters_task = asyncio.get_running_loop().create_task(self._keep_adapters())
         now = time.monotonic()
         if now - self._checked_at < self.check_interval_s:
             return
@@ -82,7 +119,8 @@ class LiveRoutes:
             config = load_routes(self.path)
             served = self.served_models()
             if served is not None:
-                check_served(config, served, str(self.path))
+                present = self.adapters.present() if self.adapters else set()
+                check_served(config, {*served, *present}, str(self.path))
             same_encoder = config.encoder == self.decider.config.encoder
             decider = RouteDecider(config, self.decider.encoder if same_encoder else None)
         except Exception as e:  # any failure must leave the last good routes serving

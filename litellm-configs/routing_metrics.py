@@ -60,6 +60,18 @@ MODEL_SERVER_UNAVAILABLE = Counter(
     "semantic_router_model_server_unavailable_total",
     "Requests answered 503 because the model server (vLLM) could not be reached.",
 )
+RUNTIME_ADAPTERS = Gauge(
+    "semantic_router_runtime_adapter_loaded",
+    "1 while a runtime adapter (a folder in the runtime adapters volume a route names) is loaded "
+    "into vLLM and served; 0 after it was unloaded.",
+    ["adapter"],
+)
+RUNTIME_ADAPTER_PROBLEMS = Counter(
+    "semantic_router_runtime_adapter_problems_total",
+    "Runtime adapters found unusable, by adapter and problem (bad-config, not-lora, rank-too-high, "
+    "base-model-mismatch, no-weights, load-failed, missing); their routes go to the base model.",
+    ["adapter", "problem"],
+)
 UNAVAILABLE_FALLBACKS = Counter(
     "semantic_router_unavailable_total",
     "Routed requests the chosen model could not answer (say, an adapter vLLM does not serve), "
@@ -72,8 +84,9 @@ def known_routes(config: RoutesConfig) -> None:
     """Start the series of every route at zero, so a dashboard and an alert see a route (and its
     fallback) before its first request rather than no data."""
     for route in config.routes:
-        DECISIONS.labels(route=route.name, model=route.model, reason=str(Reason.ROUTE))
-        UNAVAILABLE_FALLBACKS.labels(model=route.model, answered_by=config.default_model)
+        for model in route.models:
+            DECISIONS.labels(route=route.name, model=model, reason=str(Reason.ROUTE))
+            UNAVAILABLE_FALLBACKS.labels(model=model, answered_by=config.default_model)
     DECISIONS.labels(route=NO_ROUTE, model=config.default_model, reason=str(Reason.FALLBACK))
     for name in [*(route.name for route in config.routes), NO_ROUTE]:
         SCORES.labels(route=name)
@@ -92,13 +105,14 @@ def observe(decision: Decision, requested: str) -> None:
     event(logging.INFO, "route_decision", requested=requested, **decision.log_fields())
 
 
-def observe_unavailable(decision: Decision, answered_by: str) -> None:
-    """The routed model could not answer and LiteLLM's fallback did."""
-    UNAVAILABLE_FALLBACKS.labels(model=decision.model, answered_by=answered_by).inc()
+def observe_unavailable(model: str, answered_by: str, hint: str | None = None) -> None:
+    """The routed model could not answer (vLLM failed it, or it is a runtime adapter that is not
+    loaded) and the base model did."""
+    UNAVAILABLE_FALLBACKS.labels(model=model, answered_by=answered_by).inc()
     event(
         logging.WARNING,
         "route_unavailable",
-        model=decision.model,
+        model=model,
         answered_by=answered_by,
-        hint=f"vLLM does not serve {decision.model}: see /v1/models and the vLLM log",
+        hint=hint or f"vLLM does not serve {model}: see /v1/models and the vLLM log",
     )

@@ -30,6 +30,7 @@ model's) become vLLM model names, LiteLLM model groups and route targets: one sh
 {{- define "dmr.maxLoraRank" -}}
 {{- $max := 1 }}
 {{- range .Values.adapters }}{{ $max = max $max (.rank | default 8 | int) }}{{ end }}
+{{- if .Values.runtimeAdapters.enabled }}{{ $max = max $max (int .Values.runtimeAdapters.maxRank) }}{{ end }}
 {{- $size := 0 }}
 {{- range list 8 16 32 64 128 256 320 512 }}{{ if and (eq $size 0) (le $max .) }}{{ $size = . }}{{ end }}{{ end }}
 {{- if eq $size 0 }}{{ fail (printf "adapters: rank %d is larger than vLLM's largest --max-lora-rank (512); use an adapter of rank 512 or less" $max) }}{{ end }}
@@ -43,10 +44,12 @@ model's) become vLLM model names, LiteLLM model groups and route targets: one sh
 - --max-model-len={{ .Values.vllm.maxModelLen }}
 - --gpu-memory-utilization={{ .Values.vllm.gpuMemoryUtilization }}
 - --chat-template=/etc/vllm/chat-template/template.jinja
-{{- with .Values.adapters }}
+{{- if or .Values.adapters .Values.runtimeAdapters.enabled }}
 - --enable-lora
-- --max-loras={{ len . }}
+- --max-loras={{ .Values.runtimeAdapters.enabled | ternary (max (len .Values.adapters) (int .Values.runtimeAdapters.maxLoras)) (len .Values.adapters) }}
 - --max-lora-rank={{ include "dmr.maxLoraRank" $ }}
+{{- end }}
+{{- with .Values.adapters }}
 - --lora-modules
 {{- range . }}
 - {{ .name }}={{ .path | default (printf "/mnt/models/adapters/%s" .name) }}

@@ -27,6 +27,11 @@
 {{- define "dmr.openwebui.fullname" -}}
 {{- printf "%s-open-webui" (include "dmr.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+{{/* The claim holding runtime adapters: the operator's own, or the one the chart makes. */}}
+{{- define "dmr.runtimeAdapters.claim" -}}
+{{- .Values.runtimeAdapters.persistence.existingClaim | default (printf "%s-runtime-adapters" (include "dmr.fullname" .)) }}
+{{- end }}
+
 {{- define "dmr.routes.fullname" -}}
 {{- printf "%s-routes" (include "dmr.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}

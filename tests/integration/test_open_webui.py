@@ -17,24 +17,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from route_config import load_routes
-from support.paths import ARTIFACTS, CHROMIUM
+from support.browser import open_webui_page
+from support.paths import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
-# The flags this machine needs: no sandbox as root, no network chatter, no /dev/shm limits.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 # (name, question, model expected to answer, how the person rates the answer)
 CHATS = [
     (
@@ -61,22 +51,9 @@ CHATS = [
 @pytest.fixture(scope="module")
 def page(stack) -> Iterator[Page]:
     """Chromium, logged in to Open WebUI as the admin `make up` printed."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make setup` first")
     assert f"Admin login: {stack.env['OPEN_WEBUI_ADMIN_EMAIL']} / " in stack.output, stack.output
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(60_000)
-        page.goto(f"{stack.env['OPEN_WEBUI_URL']}/auth")
-        page.fill("#email", stack.env["OPEN_WEBUI_ADMIN_EMAIL"])
-        page.fill("#password", stack.env["OPEN_WEBUI_ADMIN_PASSWORD"])
-        page.click("button[type=submit]")
-        page.wait_for_selector("#chat-input")
-        try:
-            yield page
-        finally:
-            browser.close()
+    with open_webui_page(stack.env) as page:
+        yield page
 
 
 def test_the_first_screen_suggests_each_specialist_and_no_release_notes_get_in_the_way(page: Page):

@@ -152,7 +152,7 @@ def ensure_admin(run: RunDir, port: int, admin: dict[str, str]) -> None:
     signup = httpx.post(f"{base}/signup", json={"name": "Admin", **login}, timeout=60)
     if signup.status_code != 200 or signup.json().get("role") != "admin":
         raise StackError(
-            f"Open WebUI's data in {run.component('open-webui')} has accounts this launcher did not make, "
+            f"Open WebUI's data in {run.root / 'volumes'} has accounts this launcher did not make, "
             f"so it cannot create the admin ({signup.status_code}: {signup.text[:200]}). "
             "Run `make down`, delete that folder and run `make up` again."
         )

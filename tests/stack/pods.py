@@ -4,7 +4,8 @@ The local stack runs each container's own arguments and environment as `helm tem
 them. What is swapped, and nothing else (docs/local-stack.md lists the same):
 - the executable: the image's entrypoint becomes the same program from the project's venvs;
 - mounted volumes become folders under the run directory (ConfigMaps written out key by key,
-  emptyDirs and PVCs as empty folders), and KServe's model mount /mnt/models the model folder;
+  emptyDirs as empty folders, each PVC one folder in volumes/ shared by the containers that mount
+  it), and KServe's model mount /mnt/models the model folder;
   every path under a mount point in the arguments and environment follows it;
 - in-cluster Service URLs become the local servers' URLs;
 - Secrets are read from the run directory's secrets (generated from the chart's own Secrets);
@@ -75,13 +76,17 @@ def mount_volumes(
     objects: Objects, pod_spec: dict[str, Any], container: dict[str, Any], root: Path
 ) -> tuple[dict[str, Path], list[Path], dict[Path, str]]:
     """Each of the container's volumes as a folder under `root`: ({mount path: folder}, the
-    folders, and the files the ConfigMap volumes hold, written as the kubelet would)."""
+    folders, and the files the ConfigMap volumes hold, written as the kubelet would). A PVC is one
+    folder beside the components' (root's parent / volumes / claim), shared by every container
+    that mounts it, as the volume is."""
     volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
     paths: dict[str, Path] = {}
     files: dict[Path, str] = {}
     for mount in container.get("volumeMounts", []):
         volume = volumes[mount["name"]]
         folder = root / mount["name"]
+        if "persistentVolumeClaim" in volume:
+            folder = root.parent / "volumes" / volume["persistentVolumeClaim"]["claimName"]
         if "configMap" in volume:
             for key, text in configmap_data(objects, volume["configMap"]["name"]).items():
                 files[folder / key] = text

@@ -13,8 +13,9 @@ from stack.run_dir import COMPONENTS, RunDir
 from support.paths import CHART_VALUES, ROOT, TESTS
 from support.processes import base_env, free_port, tail
 
-# The tests' stack is `make up`'s plus vLLM's runtime adapter API, so a test can take an adapter away.
-TEST_VALUES = CHART_VALUES / "runtime-lora.yaml"
+# The tests' stack is `make up`'s plus runtime adapters (and with them vLLM's runtime adapter API,
+# so a test can also take a chart adapter away).
+TEST_VALUES = CHART_VALUES / "runtime-adapters.yaml"
 BASE_MODEL = "phi2"
 
 

@@ -26,7 +26,8 @@ def pre_call(
 
 def hook_with(decider: RouteDecider, served: set[str] | None = None) -> SemanticRouterHook:
     """A hook over a decider of the test's choosing, for a proxy that serves `served`."""
-    return SemanticRouterHook(SimpleNamespace(decider=decider, refresh=lambda: None), lambda: served)
+    routes = SimpleNamespace(decider=decider, refresh=lambda: None, unavailable=dict)
+    return SemanticRouterHook(routes, lambda: served)
 
 
 @pytest.fixture
