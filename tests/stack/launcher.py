@@ -120,7 +120,8 @@ def up(settings: Settings) -> dict[str, str]:
     starting = [processes[name] for name in names if name not in already]
     if starting:
         timed(
-            f"waiting for {', '.join(p.name for p in starting)} (vLLM takes about a minute)",
+            f"waiting for {', '.join(p.name for p in starting)}"
+            + (" (vLLM takes about a minute)" if "vllm" not in already else ""),
             lambda: wait_ready(run, starting),
         )
     admin = secret_values["open-webui-admin"]
