@@ -6,15 +6,16 @@ worker thread while the old one keeps answering; a broken edit (including one th
 requests to a model the proxy does not serve) is logged once and the last good routes keep
 serving.
 
-With runtime adapters on (runtime_adapters.py), the same check also keeps the adapters the routes
-name loaded, in a background task started by the first routed request: a route may name an
-adapter whose folder is in the runtime adapters volume, and a reload refuses only names that are
-neither served nor there.
+With runtime adapters on (runtime_adapters.py), a background task checks the file every interval
+too (an edit counts without a request coming) and keeps the adapters the routes name loaded: a
+route may name an adapter whose folder is in the runtime adapters volume, and a reload refuses
+only names that are neither served nor there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Collection
@@ -65,6 +66,10 @@ class LiveRoutes:
         )
         self._checked_at = time.monotonic()
         self._reload_task: asyncio.Task[bool] | None = None
+        # LiteLLM builds the callbacks inside its start-up, where a loop runs: the adapters the
+        # routes name load at once. Elsewhere (scripts, tests) the first refresh() starts it.
+        with contextlib.suppress(RuntimeError):
+            self._start_keeping_adapters(asyncio.get_running_loop())
 
     @property
     def config(self) -> RoutesConfig:
@@ -96,10 +101,16 @@ class LiveRoutes:
                 log.error("runtime adapters check failed: %s: %s", type(e).__name__, e)
             await asyncio.sleep(self.check_interval_s)
 
+    def _start_keeping_adapters(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Keep the adapters in this loop, unless a task does already (a task of a loop that has
+        gone, or one that ended, is replaced)."""
+        task = self._adapters_task
+        if self.adapters is not None and (task is None or task.done() or task.get_loop() is not loop):
+            self._adapters_task = loop.create_task(self._keep_adapters())
+
     def refresh(self) -> None:
         """Start a reload in the background if the file changed; never blocks the caller."""
-        if self.adapters is not None and self._adapters_task is None:
-            self._adapters_task = asyncio.get_running_loop().create_task(self._keep_adapters())
+        self._start_keeping_adapters(asyncio.get_running_loop())
         now = time.monotonic()
         if now - self._checked_at < self.check_interval_s:
             return

@@ -17,8 +17,8 @@ import yaml
 
 from offline_encoder import MODEL_FILE, SHIPPED_ENCODER, TOKENIZER_FILES
 from stack.launcher import stop
-from support.local_stack import current_ports, stack_up
-from support.processes import NotReady, Server, command_line, environment, free_port
+from support.local_stack import current_ports, proxy_copy, stack_up
+from support.processes import NotReady
 from support.prompts import GENERAL, MATHS, MEDICAL
 
 
@@ -93,16 +93,6 @@ def test_a_route_whose_adapter_vllm_does_not_serve_is_answered_by_the_base_model
     while (route := ask(proxy, MATHS).headers["x-semantic-route"]) != "dcot" and time.monotonic() < deadline:
         time.sleep(1)
     assert route == "dcot", "dcot was not used again within 30 s of vLLM serving it again"
-
-
-def proxy_copy(stack, routes_file: Path, log: Path, **environment_: str) -> tuple[Server, int]:
-    """A second proxy run exactly as the stack runs its own (read from /proc), with other routes
-    and these environment variables, and its port."""
-    pid = stack.run.running("litellm").pid
-    env = {**environment(pid), "SEMANTIC_ROUTES_FILE": str(routes_file), **environment_}
-    port = free_port()
-    cmd = [arg for arg in command_line(pid) if not arg.startswith("--port")] + [f"--port={port}"]
-    return Server.start("litellm-copy", cmd, env, log, port), port
 
 
 def encoder_folder(folder: Path, model: bytes | None) -> Path:

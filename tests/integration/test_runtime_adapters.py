@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from playwright.sync_api import expect
 
 from stack.rendering import LOCAL_MODEL_CACHE, MAKE_LOCAL_MODEL
 from support.browser import open_webui_page
+from support.local_stack import proxy_copy
 from support.paths import ARTIFACTS, VLLM_PYTHON
 from support.processes import base_env, environment
 from support.prompts import MEDICAL
@@ -264,6 +266,28 @@ def test_retiring_routes_and_folders_unloads_adapters_and_nothing_fails(
     assert {name: stack.run.running(name).pid for name in processes} == processes, "a process restarted"
     for name in [p.name for p in volume.iterdir()]:
         shutil.rmtree(volume / name)
+
+
+def test_a_proxy_starting_with_routes_that_name_an_adapter_loads_it_before_any_request(
+    stack, proxy, vllm, volume, made, routes, tmp_path: Path
+):
+    # A proxy pod (re)started while the routes name a runtime adapter: no chat is needed first.
+    assert "pets" not in vllm_serves(vllm), "pets must be unloaded before this test"
+    drop(made, volume, "pets")
+    routes_file = tmp_path / "routes.yaml"
+    routes_file.write_text(
+        yaml.safe_dump({**routes, "routes": [*routes["routes"], PETS_ROUTE]}), encoding="utf-8"
+    )
+    server, port = proxy_copy(stack, routes_file, tmp_path / "litellm.log")
+    try:
+        server.wait_ready(f"http://127.0.0.1:{port}/health/readiness", timeout_s=180)
+        until("pets loaded by the new proxy", lambda: "pets" in vllm_serves(vllm))
+        copy = SimpleNamespace(url=f"http://127.0.0.1:{port}", headers=proxy.headers)
+        assert "pets" in proxy_serves(copy)
+    finally:
+        server.stop()
+        httpx.post(f"{vllm.api_base}/unload_lora_adapter", json={"lora_name": "pets"}, timeout=30)
+        shutil.rmtree(volume / "pets")
 
 
 def test_the_proxy_never_passes_a_request_through_to_vllm_s_adapter_api(proxy, vllm):

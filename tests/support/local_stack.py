@@ -11,7 +11,7 @@ from pathlib import Path
 
 from stack.run_dir import COMPONENTS, RunDir
 from support.paths import CHART_VALUES, ROOT, TESTS
-from support.processes import base_env, free_port, tail
+from support.processes import Server, base_env, command_line, environment, free_port, tail
 
 # The tests' stack is `make up`'s plus runtime adapters (and with them vLLM's runtime adapter API,
 # so a test can also take a chart adapter away).
@@ -118,3 +118,13 @@ class Proxy:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
+
+
+def proxy_copy(stack: Stack, routes_file: Path, log: Path, **environment_: str) -> tuple[Server, int]:
+    """A second proxy run exactly as the stack runs its own (read from /proc), with other routes
+    and these environment variables, and its port."""
+    pid = stack.run.running("litellm").pid
+    env = {**environment(pid), "SEMANTIC_ROUTES_FILE": str(routes_file), **environment_}
+    port = free_port()
+    cmd = [arg for arg in command_line(pid) if not arg.startswith("--port")] + [f"--port={port}"]
+    return Server.start("litellm-copy", cmd, env, log, port), port
