@@ -80,7 +80,9 @@ class SemanticRouterHook(CustomLogger):
         except Exception as e:  # routing must never fail a request: the base model answers
             log.error("routing failed, using %s: %s", decider.config.default_model, type(e).__name__)
             decision = Decision(decider.config.default_model, None, None, Reason.ERROR)
-        return served_only(decision, self.served_models(), decider.config, self.routes.unavailable())
+        served = self.served_models()
+        unserved = served is not None and decision.model not in served
+        return served_only(decision, served, decider.config, self.routes.unavailable() if unserved else ())
 
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict

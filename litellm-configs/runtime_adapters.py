@@ -116,14 +116,12 @@ class RuntimeAdapters:
         return tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
 
     def unavailable(self, wanted: Collection[str]) -> dict[str, str]:
-        """Each of `wanted` that is not served now, and why (for the log line of its requests)."""
-        return {
-            name: f"{self.broken[name][0]}: {self.broken[name][1]}"
-            if name in self.broken
-            else "not loaded yet"
-            for name in wanted
-            if name not in self.loaded
-        }
+        """Each of `wanted` that is a runtime adapter (its folder is there, or it was found broken)
+        but is not served now, and why (for the log line of its requests). Other names are no
+        adapters at all: the routes name a model nobody serves."""
+        why = {name: f"{problem}: {detail}" for name, (problem, detail) in self.broken.items()}
+        candidates = (set(wanted) - set(self.loaded)) & (self.present() | set(self.broken))
+        return {name: why.get(name, "not loaded yet") for name in candidates}
 
     async def sync(self, wanted: Collection[str], base_model: str) -> None:
         """Make vLLM and the proxy serve exactly the runtime adapters in `wanted` that are good;
@@ -132,8 +130,10 @@ class RuntimeAdapters:
             present = self.present()
             for name in sorted(set(wanted)):
                 if name not in present:
-                    await self._retire(client, name, "its folder is gone")
-                    self._fail(name, Problem.MISSING, f"no folder {self.folder / name}")
+                    # An adapter whose folder went is missing; a name never seen is no adapter.
+                    if name in self.loaded or name in self.broken:
+                        await self._retire(client, name, "its folder is gone")
+                        self._fail(name, Problem.MISSING, f"no folder {self.folder / name}")
                     continue
                 folder = self.folder / name
                 state = self._state(folder)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Response, expect
 
 from route_config import load_routes
 from support.browser import open_webui_page
@@ -46,6 +46,13 @@ CHATS = [
         "Good Response",
     ),
 ]
+
+
+def feedback_saved(response: Response) -> bool:
+    """Open WebUI's answer to storing a rating (a new one, or its update)."""
+    return (
+        "/api/v1/evaluations/feedback" in response.url and response.request.method == "POST" and response.ok
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +103,18 @@ def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model_and_rate
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"open-webui-{name}.png"))
     # The person rates the answer: the thumbs under it, then a reason, as Open WebUI asks. Open
-    # WebUI stores the rating first and shows the reasons after; the reason updates that rating.
-    page.get_by_role("button", name=rating).last.click()
+    # WebUI stores the rating first and shows the reasons after; the reason updates that rating,
+    # so the reason waits until the rating is stored (saved earlier, it was sometimes lost).
+    with page.expect_response(feedback_saved):
+        page.get_by_role("button", name=rating).last.click()
     expect(page.get_by_text("How would you rate this response?")).to_be_visible()
-    page.get_by_role(
+    reason = page.get_by_role(
         "button", name="Not helpful" if rating == "Bad Response" else "Accurate information"
-    ).click()
-    page.get_by_role("button", name="Save").click()
+    )
+    reason.click()
+    expect(reason).to_have_class(re.compile(r"(^|\s)bg-gray-100(\s|$)"))  # shown as chosen
+    with page.expect_response(feedback_saved):
+        page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Thanks for your feedback!")).to_be_visible()
 
 

@@ -14,7 +14,7 @@ from stack import pods
 from stack.rendering import LOCAL_MODEL_CACHE, LOCAL_MODEL_VALUES, NAMESPACE
 from stack.run_dir import COMPONENTS, RunDir
 from support.chart import render
-from support.local_stack import port_flags, stack_command, stack_up
+from support.local_stack import TEST_VALUES, port_flags, stack_command, stack_up
 from support.processes import command_line, live_members, port_free
 
 ENV_KEYS = {
@@ -32,8 +32,13 @@ def records(run_dir: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in RunDir(run_dir).pids.glob("*.json")}
 
 
+def stack_objects() -> list[dict]:
+    """The chart as the tests' stack renders it: make up's values and TEST_VALUES."""
+    return render(str(LOCAL_MODEL_VALUES), str(TEST_VALUES), namespace=NAMESPACE, monitoring=True)
+
+
 def rendered(kind: str, component: str) -> dict:
-    return pods.find(render(str(LOCAL_MODEL_VALUES), namespace=NAMESPACE), kind, component)
+    return pods.find(stack_objects(), kind, component)
 
 
 def test_up_prints_and_writes_everything_a_person_or_script_needs(stack):
@@ -61,7 +66,7 @@ def test_vllm_runs_the_serving_runtime_arguments_with_only_the_documented_swaps(
 
 
 def test_litellm_runs_the_config_and_routes_the_chart_renders(stack):
-    objects = render(str(LOCAL_MODEL_VALUES), namespace=NAMESPACE)
+    objects = stack_objects()
     pod = pods.find(objects, "Deployment", "litellm")["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     folder = RunDir(stack.run_dir).component("litellm")
