@@ -69,9 +69,6 @@ class SemanticRouterHook(CustomLogger):
             }
         )
         routing_metrics.observe(decision, virtual_model)
-        if decision.wanted is not None:
-            why = self.routes.unavailable().get(decision.wanted)
-            routing_metrics.observe_unavailable(decision.wanted, decision.model, why)
         return data
 
     async def _decide(self, decider: RouteDecider, messages: Any) -> Decision:
@@ -81,8 +78,14 @@ class SemanticRouterHook(CustomLogger):
             log.error("routing failed, using %s: %s", decider.config.default_model, type(e).__name__)
             decision = Decision(decider.config.default_model, None, None, Reason.ERROR)
         served = self.served_models()
-        unserved = served is not None and decision.model not in served
-        return served_only(decision, served, decider.config, self.routes.unavailable() if unserved else ())
+        if served is None or decision.model in served:
+            return decision
+        # Only a decision for a model the proxy does not serve asks which runtime adapters are down.
+        unavailable = self.routes.unavailable()
+        decision = served_only(decision, served, decider.config, unavailable)
+        if decision.wanted is not None:
+            routing_metrics.observe_unavailable(decision.wanted, decision.model, unavailable[decision.wanted])
+        return decision
 
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict
