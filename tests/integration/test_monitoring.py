@@ -19,11 +19,10 @@ from stack.rendering import NAMESPACE
 from support.chart import find, render
 from support.local_stack import current_ports, stack_up
 from support.paths import DASHBOARD
-from support.processes import free_port
-from support.prompts import BY_MODEL, MATHS
+from support.processes import free_port, until
+from support.prompts import BY_MODEL, MATHS, user
 from support.promql import Matcher, Prometheus, Selector, selectors
 
-VIRTUAL_MODEL = "auto"
 # Grafana's variables, as a person looking at the last minutes of the local stack would set them.
 DASHBOARD_VARIABLES = {"$namespace": NAMESPACE, "$__rate_interval": "1m", "$__range": "10m"}
 # Label values that exist only while the alert fires, so only the label is checked: requests for the
@@ -31,24 +30,9 @@ DASHBOARD_VARIABLES = {"$namespace": NAMESPACE, "$__rate_interval": "1m", "$__ra
 ONLY_WHEN_FIRING = {("litellm_proxy_total_requests_metric_total", "requested_model")}
 
 
-def ask(proxy, text: str | None, model: str = VIRTUAL_MODEL) -> httpx.Response:
-    """A chat; text None sends no messages at all (a malformed request)."""
-    messages = [] if text is None else [{"role": "user", "content": text}]
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        headers=proxy.headers,
-        json={"model": model, "messages": messages, "max_tokens": 8},
-        timeout=60,
-    )
-
-
 def wait_for(prometheus: Prometheus, expr: str, what: str, timeout_s: float = 60) -> list[dict[str, Any]]:
     """The series `expr` returns once it returns any (Prometheus scrapes every 5 s here)."""
-    deadline = time.monotonic() + timeout_s
-    while not (found := prometheus.query(expr)):
-        assert time.monotonic() < deadline, f"{what}: `{expr}` returned nothing for {timeout_s:.0f} s"
-        time.sleep(1)
-    return found
+    return until(f"{what}: `{expr}` returning series", lambda: prometheus.query(expr), timeout_s)
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +52,10 @@ def prometheus(stack) -> Iterator[Prometheus]:
     assert started.returncode == 0, started.stdout + started.stderr
     assert "Prometheus:  http://127.0.0.1:" in started.stdout, "make up did not print Prometheus' URL"
     prometheus = Prometheus(run.env()["PROMETHEUS_URL"])
-    deadline = time.monotonic() + 60
-    while len(prometheus.query("up == 1")) < 2:
-        assert time.monotonic() < deadline, f"Prometheus' targets are not up: {prometheus.get('targets')}"
-        time.sleep(1)
+    until(
+        "Prometheus scraping both the proxy and vLLM (see its /targets)",
+        lambda: len(prometheus.query("up == 1")) >= 2,
+    )
     yield prometheus
     stop(run, "prometheus")
 
@@ -87,7 +71,7 @@ def traffic(stack, proxy, vllm, prometheus, rules) -> dict[str, list[dict[str, A
         f"{vllm.api_base}/unload_lora_adapter", json={"lora_name": "dcot"}, timeout=30
     ).is_success
     try:
-        assert ask(proxy, MATHS).headers.get("x-semantic-route-unavailable") == "dcot"
+        assert proxy.chat(user(MATHS)).headers.get("x-semantic-route-unavailable") == "dcot"
         fired["RouterAdapterAnsweredByFallback"] = wait_for(
             prometheus, rules["RouterAdapterAnsweredByFallback"], "an adapter answered by the fallback"
         )
@@ -103,7 +87,7 @@ def traffic(stack, proxy, vllm, prometheus, rules) -> dict[str, list[dict[str, A
     try:
         proxy.routes_file.write_text("routes: [\n", encoding="utf-8")
         for _ in range(3):
-            ask(proxy, MATHS)
+            proxy.chat(user(MATHS))
             time.sleep(1.2)
         fired["RouterRoutesReloadFailing"] = wait_for(
             prometheus, rules["RouterRoutesReloadFailing"], "a refused routes file"
@@ -111,14 +95,14 @@ def traffic(stack, proxy, vllm, prometheus, rules) -> dict[str, list[dict[str, A
     finally:
         proxy.routes_file.write_text(proxy.routes_text, encoding="utf-8")
     time.sleep(1.2)
-    ask(proxy, MATHS)
+    proxy.chat(user(MATHS))
     wait_for(prometheus, "max(semantic_router_routes_file_rejected) == 0", "the good routes taken back")
 
     # vLLM down: the proxy answers 503 and Prometheus cannot scrape vLLM.
     ports = current_ports(stack.run)
     stop(stack.run, "vllm")
     try:
-        assert ask(proxy, MATHS).status_code == 503
+        assert proxy.chat(user(MATHS)).status_code == 503
         fired["RouterModelServerUnavailable"] = wait_for(
             prometheus, rules["RouterModelServerUnavailable"], "vLLM down"
         )
@@ -129,12 +113,12 @@ def traffic(stack, proxy, vllm, prometheus, rules) -> dict[str, list[dict[str, A
     # Every route, a direct call to an adapter, and a malformed request.
     for model, text in BY_MODEL.items():
         for _ in range(2):
-            response = ask(proxy, text)
+            response = proxy.chat(user(text))
             assert response.status_code == 200 and response.headers["x-semantic-route"] == model, (
                 response.text
             )
-    assert ask(proxy, MATHS, model="doctor").status_code == 200
-    assert ask(proxy, None).status_code == 400
+    assert proxy.chat(user(MATHS), model="doctor").status_code == 200
+    assert proxy.chat([]).status_code == 400
     time.sleep(11)  # two scrapes
     return fired
 

@@ -23,8 +23,8 @@ from stack.rendering import LOCAL_MODEL_CACHE, MAKE_LOCAL_MODEL
 from support.browser import open_webui_page
 from support.local_stack import proxy_copy
 from support.paths import ARTIFACTS, VLLM_PYTHON
-from support.processes import base_env, environment
-from support.prompts import MEDICAL
+from support.processes import base_env, environment, until
+from support.prompts import MEDICAL, user
 
 # A new specialist: pet care (feeding, training, living together), far from the doctor's topics.
 PETS = "How do I get my kitten to use the litter box?"
@@ -48,28 +48,6 @@ BROKEN = [
     ("stranger", 8, {"base_model_name_or_path": "meta-llama/Llama-3.1-8B"}, "base-model-mismatch"),
     ("garbled", 8, "{ this is not json", "bad-config"),
 ]
-
-
-def ask(proxy, messages: list[dict], **headers: str) -> httpx.Response:
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        headers={**proxy.headers, **headers},
-        json={"model": "auto", "messages": messages, "max_tokens": 8},
-        timeout=60,
-    )
-
-
-def chat(text: str) -> list[dict]:
-    return [{"role": "user", "content": text}]
-
-
-def until(what: str, check, timeout_s: float = 60):
-    """check()'s first truthy result, asked every half second."""
-    deadline = time.monotonic() + timeout_s
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
-        time.sleep(0.5)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +120,7 @@ def test_a_new_adapter_and_its_route_are_served_within_seconds_without_a_restart
     write_routes(proxy, {**routes, "routes": [*routes["routes"], PETS_ROUTE]})
     response = until(
         "a question about a pet answered by pets",
-        lambda: (r := ask(proxy, chat(PETS))).headers.get("x-semantic-route") == "pets" and r,
+        lambda: (r := proxy.chat(user(PETS))).headers.get("x-semantic-route") == "pets" and r,
     )
     elapsed = time.monotonic() - started
     record_property("seconds_from_drop_to_first_routed_answer", round(elapsed, 1))
@@ -167,7 +145,7 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
     openings = [f"{MEDICAL} I am {age} years old." for age in range(18, 78)]
     first = {}
     for text in openings:
-        response = ask(proxy, chat(text))
+        response = proxy.chat(user(text))
         assert response.status_code == 200, response.text
         first[text] = response.headers["x-semantic-route"]
     split = Counter(first.values())
@@ -177,11 +155,11 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
     assert 0.08 <= split["doctor-v2"] / len(openings) <= 0.35, split
     for text in openings[:20]:
         follow_up = [
-            *chat(text),
+            *user(text),
             {"role": "assistant", "content": "I see."},
-            *chat("and how long will it last?"),
+            *user("and how long will it last?"),
         ]
-        assert ask(proxy, follow_up).headers["x-semantic-route"] == first[text], f"{text!r} changed version"
+        assert proxy.chat(follow_up).headers["x-semantic-route"] == first[text], f"{text!r} changed version"
 
     # All of it to the new version, then the old one out of the route: ConfigMap edits only.
     full = [
@@ -192,13 +170,13 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
     until(
         "every conversation on doctor-v2",
         lambda: all(
-            ask(proxy, chat(text)).headers["x-semantic-route"] == "doctor-v2" for text in openings[:10]
+            proxy.chat(user(text)).headers["x-semantic-route"] == "doctor-v2" for text in openings[:10]
         ),
     )
     only_new = [{**r, "model": "doctor-v2"} if r["name"] == "doctor" else r for r in routes["routes"]]
     write_routes(proxy, {**routes, "routes": [*only_new, PETS_ROUTE]})
     time.sleep(2)
-    assert {ask(proxy, chat(text)).headers["x-semantic-route"] for text in openings[:10]} == {"doctor-v2"}
+    assert {proxy.chat(user(text)).headers["x-semantic-route"] for text in openings[:10]} == {"doctor-v2"}
 
 
 @pytest.mark.parametrize(("name", "rank", "spoil", "problem"), BROKEN, ids=[b[0] for b in BROKEN])
@@ -209,7 +187,7 @@ def test_a_broken_adapter_is_named_with_its_problem_and_its_route_answered_by_th
     write_routes(proxy, {**routes, "routes": [*routes["routes"], {**PETS_ROUTE, "model": name}]})
     response = until(
         f"the route to {name} answered by the base model",
-        lambda: (r := ask(proxy, chat(PETS))).headers.get("x-semantic-route-unavailable") == name and r,
+        lambda: (r := proxy.chat(user(PETS))).headers.get("x-semantic-route-unavailable") == name and r,
     )
     assert response.status_code == 200
     assert (response.headers["x-semantic-route"], response.headers["x-semantic-route-reason"]) == (
@@ -231,7 +209,7 @@ def test_a_broken_adapter_is_named_with_its_problem_and_its_route_answered_by_th
 
 def test_the_next_good_adapter_still_loads_after_broken_ones(proxy, routes):
     write_routes(proxy, {**routes, "routes": [*routes["routes"], PETS_ROUTE]})
-    until("pets answering again", lambda: ask(proxy, chat(PETS)).headers.get("x-semantic-route") == "pets")
+    until("pets answering again", lambda: proxy.chat(user(PETS)).headers.get("x-semantic-route") == "pets")
 
 
 def test_open_webui_shows_the_new_adapter_answered(stack, vllm):
@@ -253,14 +231,14 @@ def test_retiring_routes_and_folders_unloads_adapters_and_nothing_fails(
     until("pets and doctor-v2 in vLLM", lambda: {"pets", "doctor-v2"} <= vllm_serves(vllm))
     write_routes(proxy, routes)  # the pets route and the doctor-v2 version gone
     until("pets and doctor-v2 unloaded from vLLM", lambda: not {"pets", "doctor-v2"} & vllm_serves(vllm))
-    response = ask(proxy, chat(PETS))
+    response = proxy.chat(user(PETS))
     assert response.status_code == 200 and response.headers["x-semantic-route"] != "pets"
     # A folder taken away while its route still names it: the base model answers, saying why.
     write_routes(proxy, {**routes, "routes": [*routes["routes"], PETS_ROUTE]})
-    until("pets back", lambda: ask(proxy, chat(PETS)).headers.get("x-semantic-route") == "pets")
+    until("pets back", lambda: proxy.chat(user(PETS)).headers.get("x-semantic-route") == "pets")
     shutil.rmtree(volume / "pets")
     until("pets unloaded after its folder went", lambda: "pets" not in vllm_serves(vllm))
-    response = ask(proxy, chat(PETS))
+    response = proxy.chat(user(PETS))
     assert response.status_code == 200
     assert response.headers["x-semantic-route-unavailable"] == "pets", dict(response.headers)
     assert {name: stack.run.running(name).pid for name in processes} == processes, "a process restarted"

@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from stack.run_dir import COMPONENTS, RunDir
 from support.paths import CHART_VALUES, ROOT, TESTS
 from support.processes import Server, base_env, command_line, environment, free_port, tail
@@ -118,6 +120,15 @@ class Proxy:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
+
+    def chat(self, messages: list[dict], model: str = "auto") -> httpx.Response:
+        """One short chat completion through the proxy, with the master key."""
+        return httpx.post(
+            f"{self.url}/v1/chat/completions",
+            headers=self.headers,
+            json={"model": model, "messages": messages, "max_tokens": 8},
+            timeout=60,
+        )
 
 
 def proxy_copy(stack: Stack, routes_file: Path, log: Path, **environment_: str) -> tuple[Server, int]:

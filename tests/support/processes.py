@@ -15,8 +15,11 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 
 class NotReady(RuntimeError):
@@ -61,6 +64,15 @@ def wait_until_ok(
             return time.monotonic() - started
         time.sleep(0.5)
     raise NotReady(f"{what} not ready after {timeout_s:.0f} s; last log lines:\n{tail()}")
+
+
+def until(what: str, check: Callable[[], T], timeout_s: float = 60) -> T:
+    """check()'s first truthy result, asked every half second; fails naming `what` after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
+        time.sleep(0.5)
+    return found
 
 
 def stat_fields(pid: int) -> list[str] | None:
