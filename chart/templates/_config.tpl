@@ -6,23 +6,9 @@ arguments, LiteLLM's model list and fallbacks, and the routes the router may cho
 {{/* Every model vLLM serves: the base model, then each adapter. Their names (and the virtual
 model's) become vLLM model names, LiteLLM model groups and route targets: one shape for all. */}}
 {{- define "dmr.servedModels" -}}
-{{- $named := list (list "baseModel.name" .Values.baseModel.name) (list "router.virtualModel" .Values.router.virtualModel) }}
-{{- range $i, $a := .Values.adapters }}{{ $named = append $named (list (printf "adapters[%d].name" $i) $a.name) }}{{ end }}
-{{- range $named }}
-{{- if not (regexMatch "^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$" (index . 1)) }}
-{{- fail (printf "%s %q: a model name is lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit" (index . 0) (index . 1)) }}
-{{- end }}
-{{- end }}
+{{- include "dmr.validate.modelNames" . }}
 {{- $served := list .Values.baseModel.name }}
-{{- range .Values.adapters }}
-{{- if has .name $served }}
-{{- fail (printf "adapters: %q is listed twice or is the base model's name; every served model needs its own name" .name) }}
-{{- end }}
-{{- $served = append $served .name }}
-{{- end }}
-{{- if has .Values.router.virtualModel $served }}
-{{- fail (printf "router.virtualModel %q is also a served model; pick a name no model uses" .Values.router.virtualModel) }}
-{{- end }}
+{{- range .Values.adapters }}{{ $served = append $served .name }}{{ end }}
 {{- toJson $served }}
 {{- end }}
 
@@ -31,9 +17,9 @@ model's) become vLLM model names, LiteLLM model groups and route targets: one sh
 {{- $max := 1 }}
 {{- range .Values.adapters }}{{ $max = max $max (.rank | default 8 | int) }}{{ end }}
 {{- if .Values.runtimeAdapters.enabled }}{{ $max = max $max (int .Values.runtimeAdapters.maxRank) }}{{ end }}
+{{- include "dmr.validate.loraRank" $max }}
 {{- $size := 0 }}
 {{- range list 8 16 32 64 128 256 320 512 }}{{ if and (eq $size 0) (le $max .) }}{{ $size = . }}{{ end }}{{ end }}
-{{- if eq $size 0 }}{{ fail (printf "adapters: rank %d is larger than vLLM's largest --max-lora-rank (512); use an adapter of rank 512 or less" $max) }}{{ end }}
 {{- $size }}
 {{- end }}
 
@@ -69,9 +55,7 @@ model's) become vLLM model names, LiteLLM model groups and route targets: one sh
 {{- $routes := list }}
 {{- range $file.routes }}
 {{- if not (hasKey $fromValues .model) }}
-{{- if not (has .model $served) }}
-{{- fail (printf "routes: route %q targets model %q, which is not served; add %q to adapters, or remove the route from litellm-configs/routes.yaml" .name .model .model) }}
-{{- end }}
+{{- include "dmr.validate.routeTarget" (dict "route" . "served" $served) }}
 {{- $routes = append $routes . }}
 {{- end }}
 {{- end }}
@@ -130,7 +114,7 @@ model_list:
 {{- end }}
 litellm_settings:
   # The request guards turn away what cannot be served before the router sees it.
-  callbacks: ["request_guards.proxy_guard_instance", "custom_router.proxy_handler_instance", "prometheus"]
+  callbacks: ["dynamic_model_router.request.guards.proxy_guard_instance", "custom_router.proxy_handler_instance", "prometheus"]
   # Prompts and completions stay out of logs and callbacks unless litellm.debugLogging is on.
   turn_off_message_logging: {{ not .Values.litellm.debugLogging }}
 router_settings:
@@ -148,5 +132,5 @@ router_settings:
 {{- end }}
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
-  custom_auth: master_key_auth.user_api_key_auth
+  custom_auth: dynamic_model_router.request.master_key_auth.user_api_key_auth
 {{- end }}

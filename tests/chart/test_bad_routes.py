@@ -2,7 +2,7 @@
 router (as the same route in a routes file): both refuse each one, naming the same field.
 
 The router's rules live in route_config; the chart takes an adapter's route fields from the same
-models (tests/tools/chart_docs.py writes them into values.schema.json), and checks at render time
+models (tools/dmr_tools/generate/chart_docs.py writes them into values.schema.json), and checks at render time
 the served models, which only it knows there."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from route_config import DEFAULT_ROUTES_FILE, RoutesError, check_served, parse_routes
-from support.chart import render_error
+from dmr_tools.chart import render_error
+from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesError, check_served, parse_routes
 
 DEFAULT_ADAPTERS = [{"name": "doctor", "rank": 64}, {"name": "dcot", "rank": 64}]
 SERVED = {"auto", "phi2", "doctor", "dcot", "legal"}

@@ -14,8 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from support.chart import crd_schemas, helm, pod_spec, render, render_error
-from support.paths import CHART, CHART_VALUES, README_GENERATOR, ROOT
+from dmr_tools.chart import crd_schemas, helm, pod_spec, render, render_error
+from dmr_tools.paths import CHART, CHART_VALUES, README_GENERATOR
 
 VALUE_FILES = sorted(p.name for p in CHART_VALUES.glob("*.yaml"))
 KUBERNETES_VERSION = "1.31.0"
@@ -254,7 +254,7 @@ def test_ports_are_named_once_and_never_written_as_numbers_in_a_template():
 
 def test_the_chart_readme_and_values_schema_are_current_with_the_values_annotations():
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "tools" / "chart_docs.py"), str(README_GENERATOR), "--check"],
+        [sys.executable, "-m", "dmr_tools.generate.chart_docs", str(README_GENERATOR), "--check"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from route_config import load_routes, parse_routes
-from route_notice import ROUTE_HEADER
-from support.chart import chart_file, find, render
-from support.paths import ROUTER
+from dmr_tools.chart import chart_file, find, render
+from dmr_tools.paths import ROUTER
+from dynamic_model_router.observe.client_notice import ROUTE_HEADER
+from dynamic_model_router.routes_file import load_routes, parse_routes
 
 
 def proxy_config(*values: str) -> dict:
@@ -42,11 +43,15 @@ def test_model_list_has_the_virtual_model_the_base_model_and_every_adapter():
 def test_guards_then_hook_auth_and_keys_come_from_the_image_and_the_environment():
     config = proxy_config()
     callbacks = config["litellm_settings"]["callbacks"]
-    assert callbacks.index("request_guards.proxy_guard_instance") < callbacks.index(
+    assert callbacks.index("dynamic_model_router.request.guards.proxy_guard_instance") < callbacks.index(
         "custom_router.proxy_handler_instance"
     ), "the guards must turn bad requests away before the router sees them"
     assert config["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
-    assert config["general_settings"]["custom_auth"] == "master_key_auth.user_api_key_auth"
+    auth = config["general_settings"]["custom_auth"]
+    assert auth == "dynamic_model_router.request.master_key_auth.user_api_key_auth"
+    for name in [*(c for c in callbacks if c != "prometheus"), auth]:
+        module = name.rpartition(".")[0]
+        assert importlib.util.find_spec(module), f"{name}: the installed project has no module {module}"
     assert all(m["litellm_params"]["api_base"] == "os.environ/VLLM_API_BASE" for m in config["model_list"])
 
 

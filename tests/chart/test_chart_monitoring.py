@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from support.chart import find, render
-from support.paths import DASHBOARD, PROMTOOL, ROOT, TESTS
+from dmr_tools.chart import find, render
+from dmr_tools.paths import DASHBOARD, PROMTOOL, ROOT
 
 HERE = Path(__file__).parent
 MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
@@ -150,7 +150,7 @@ def test_alert_thresholds_come_from_values(tmp_path: Path):
 
 def test_the_dashboard_file_is_what_its_generator_makes():
     result = subprocess.run(
-        [sys.executable, str(TESTS / "tools" / "dashboard.py"), "--check"], capture_output=True, text=True
+        [sys.executable, "-m", "dmr_tools.generate.dashboard", "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
 

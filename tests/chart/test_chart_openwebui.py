@@ -7,19 +7,18 @@ import re
 
 import yaml
 
-from route_notice import NOTICE_CLIENT, NOTICE_HEADER
-from support.chart import chart_file, find, render
-from support.paths import TESTS
+from dmr_tools.chart import chart_file, env_of, find, render
+from dmr_tools.paths import BACKEND
+from dynamic_model_router.observe.client_notice import NOTICE_CLIENT, NOTICE_HEADER
 
 
-def env_of(objects: list[dict]) -> dict[str, dict]:
-    container = find(objects, "Deployment", "-open-webui")["spec"]["template"]["spec"]["containers"][0]
-    return {e["name"]: e for e in container["env"]}
+def webui_env(objects: list[dict]) -> dict[str, dict]:
+    return env_of(find(objects, "Deployment", "-open-webui")["spec"]["template"]["spec"]["containers"][0])
 
 
 def test_open_webui_talks_to_litellm_with_the_master_key_and_defaults_to_auto():
     objects = render()
-    env = env_of(objects)
+    env = webui_env(objects)
     litellm = find(objects, "Service", "-litellm")["metadata"]["name"]
     assert env["OPENAI_API_BASE_URLS"]["value"] == f"http://{litellm}:4000/v1"
     assert env["OPENAI_API_KEYS"]["valueFrom"]["secretKeyRef"]["key"] == "master-key"
@@ -49,28 +48,26 @@ def test_open_webui_can_be_left_out():
 
 
 def test_open_webui_sends_no_tools_the_models_cannot_use():
-    env = env_of(render())
+    env = webui_env(render())
     assert json.loads(env["DEFAULT_MODEL_METADATA"]["value"]) == {"capabilities": {"builtin_tools": False}}
     assert env["TASK_MODEL_EXTERNAL"]["value"] == "phi2", "titles and tags should not be routed"
 
 
 def test_chart_deploys_the_open_webui_release_the_end_to_end_test_runs():
-    tested = re.search(
-        r"^open-webui==(\S+)$", (TESTS / "backend" / "requirements-webui.txt").read_text(), re.M
-    )
+    tested = re.search(r"^open-webui==(\S+)$", (BACKEND / "requirements-webui.txt").read_text(), re.M)
     assert tested, "requirements-webui.txt does not pin open-webui"
     image = find(render(), "Deployment", "-open-webui")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.endswith(f":v{tested.group(1)}"), f"chart deploys {image}, tests run {tested.group(1)}"
 
 
 def test_open_webui_asks_the_router_for_the_answered_by_status_line():
-    configs = json.loads(env_of(render())["OPENAI_API_CONFIGS"]["value"])
+    configs = json.loads(webui_env(render())["OPENAI_API_CONFIGS"]["value"])
     headers = {k.lower(): v for k, v in configs["0"]["headers"].items()}
     assert headers.get(NOTICE_HEADER) == NOTICE_CLIENT, configs
 
 
 def test_the_first_screen_suggests_each_routes_example_and_skips_the_release_notes():
-    env = env_of(render("three-adapters.yaml"))
+    env = webui_env(render("three-adapters.yaml"))
     suggestions = json.loads(env["DEFAULT_PROMPT_SUGGESTIONS"]["value"])
     routes = yaml.safe_load(
         chart_file("litellm/litellm-routes-configmap.yaml", "routes.yaml", "three-adapters.yaml")

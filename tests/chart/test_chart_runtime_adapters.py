@@ -3,13 +3,13 @@ proxy, vLLM's runtime adapter API and the proxy's settings; the limits vLLM star
 
 from __future__ import annotations
 
-from support.chart import find, render, render_error
+import re
+
+from dmr_tools.chart import env_of, find, render, render_error
+from dmr_tools.paths import CHART
+from dynamic_model_router.runtime import adapters
 
 ON = "runtime-adapters.yaml"
-
-
-def env_of(container: dict) -> dict[str, str]:
-    return {e["name"]: e.get("value", "") for e in container.get("env", [])}
 
 
 def parts(*values: str) -> tuple[dict, dict, dict, dict]:
@@ -37,9 +37,9 @@ def test_one_value_mounts_the_volume_read_only_in_vllm_and_the_proxy_at_the_same
         assert volume["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"], "readOnly": True}
         [mount] = [m for m in container["volumeMounts"] if m["name"] == "runtime-adapters"]
         assert mount == {"name": "runtime-adapters", "mountPath": "/mnt/runtime-adapters", "readOnly": True}
-    assert env_of(vllm)["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "true"
+    assert env_of(vllm)["VLLM_ALLOW_RUNTIME_LORA_UPDATING"]["value"] == "true"
     assert "VLLM_LORA_RESOLVER_CACHE_DIR" not in env_of(vllm), "the proxy loads adapters, not vLLM's resolver"
-    settings = env_of(proxy)
+    settings = {name: e.get("value") for name, e in env_of(proxy).items()}
     assert settings["RUNTIME_ADAPTERS_DIR"] == "/mnt/runtime-adapters"
     assert settings["RUNTIME_ADAPTERS_BASE_MODELS"] == "microsoft/phi-2"
     args = vllm["args"]
@@ -66,3 +66,12 @@ def test_an_existing_claim_is_used_instead_of_a_new_one():
 def test_runtime_adapters_refuse_more_than_one_vllm_replica():
     error = render_error("runtimeAdapters.enabled=true", "vllm.replicas=2")
     assert "runtimeAdapters.enabled needs vllm.replicas 1" in error, error
+
+
+def test_the_chart_and_the_router_accept_the_same_model_names():
+    validations = (CHART / "templates" / "_validations.tpl").read_text(encoding="utf-8")
+    found = re.search(r'define "dmr.modelNamePattern" -}}\n(.+)\n', validations)
+    assert found, "_validations.tpl must define dmr.modelNamePattern on one line"
+    assert found.group(1) == adapters.NAME.pattern, (
+        f"the chart allows model names {found.group(1)} but runtime adapters {adapters.NAME.pattern}"
+    )

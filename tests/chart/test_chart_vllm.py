@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from support.chart import find, render
+from dmr_tools.chart import find, render
 
 
 def vllm_args(*values: str) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from stack.run_dir import RunDir
+from dmr_tools.stack.run_dir import RunDir
 from support.local_stack import Proxy, Stack, Vllm, port_flags, stack_command, stack_up
 
 HERE = Path(__file__).parent

@@ -15,10 +15,10 @@ import httpx
 import pytest
 import yaml
 
-from offline_encoder import MODEL_FILE, SHIPPED_ENCODER, TOKENIZER_FILES
-from stack.launcher import stop
+from dmr_tools.processes import NotReady, until
+from dmr_tools.stack.launcher import stop
+from dynamic_model_router.encoding.encoder import MODEL_FILE, SHIPPED_ENCODER, TOKENIZER_FILES
 from support.local_stack import current_ports, proxy_copy, stack_up
-from support.processes import NotReady
 from support.prompts import GENERAL, MATHS, MEDICAL
 
 
@@ -89,10 +89,12 @@ def test_a_route_whose_adapter_vllm_does_not_serve_is_answered_by_the_base_model
         )
         assert loaded.status_code == 200, loaded.text
     # LiteLLM rests a failed model for its cooldown (5 s by default) before trying it again.
-    deadline = time.monotonic() + 30
-    while (route := ask(proxy, MATHS).headers["x-semantic-route"]) != "dcot" and time.monotonic() < deadline:
-        time.sleep(1)
-    assert route == "dcot", "dcot was not used again within 30 s of vLLM serving it again"
+    until(
+        "dcot used again after vLLM serves it again",
+        lambda: ask(proxy, MATHS).headers["x-semantic-route"] == "dcot",
+        timeout_s=30,
+        interval_s=1,
+    )
 
 
 def encoder_folder(folder: Path, model: bytes | None) -> Path:

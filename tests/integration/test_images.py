@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from stack.rendering import LOCAL_MODEL_VALUES
-from support.chart import find, render
+from dmr_tools.chart import find, render
+from dmr_tools.stack.rendering import LOCAL_MODEL_VALUES
 from support.podman import MODELCAR_IMAGE, podman
 
 

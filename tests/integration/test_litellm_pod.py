@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +25,11 @@ import httpx
 import pytest
 import yaml
 
-from stack import pods
-from support.chart import find, render
+from dmr_tools.chart import find, render
+from dmr_tools.processes import until, wait_until_ok
+from dmr_tools.stack import pods
 from support.local_stack import free_ports
 from support.podman import LITELLM_IMAGE, podman
-from support.processes import wait_until_ok
 from support.prompts import MEDICAL
 
 pytestmark = pytest.mark.pods
@@ -173,11 +172,12 @@ def test_the_pod_answers_401_without_the_key(litellm_pod):
     assert response.status_code == 401, response.text
 
 
-def wait_for_route(pod: Pod, expected: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (route := chat(pod).headers.get("x-semantic-route")) != expected:
-        assert time.monotonic() < deadline, f"routing never became {expected} (still {route})"
-        time.sleep(1)
+def wait_for_route(pod: Pod, expected: str) -> None:
+    until(
+        f"routing became {expected}",
+        lambda: chat(pod).headers.get("x-semantic-route") == expected,
+        interval_s=1,
+    )
 
 
 def test_the_pod_picks_up_an_edit_of_its_mounted_routes_configmap(litellm_pod):

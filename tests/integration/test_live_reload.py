@@ -4,13 +4,13 @@ routing for the next request, without a restart; a broken edit changes nothing."
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import openai
 import pytest
 import yaml
 
+from dmr_tools.processes import until
 from support.prompts import GENERAL, MEDICAL
 
 # Written for this test: pet naming as a dcot topic, enough to outvote the general route.
@@ -29,15 +29,10 @@ def routed_model(api: openai.OpenAI, text: str = MEDICAL) -> str | None:
     return response.headers.get("x-semantic-route")
 
 
-def wait_for_route(api, proxy, expected: str, text: str = MEDICAL, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    seen = None
-    while time.monotonic() < deadline:
-        seen = routed_model(api, text)
-        if seen == expected:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"routing never changed to {expected!r} (last: {seen!r}); log:\n{proxy.log.tail()}")
+def wait_for_route(api, proxy, expected: str, text: str = MEDICAL) -> None:
+    until(
+        f"routing changed to {expected!r}", lambda: routed_model(api, text) == expected, detail=proxy.log.tail
+    )
 
 
 @pytest.fixture
@@ -85,10 +80,11 @@ def test_a_broken_routes_file_is_logged_counted_and_routing_keeps_working(
 ):
     logged, counted = proxy.log.text().count("routes reload failed"), failed_reloads(proxy)
     break_routes(restore_routes)
-    deadline = time.monotonic() + 60
-    while proxy.log.text().count("routes reload failed") == logged:
-        assert time.monotonic() < deadline, f"broken routes never reported; log:\n{proxy.log.tail()}"
-        assert routed_model(api) == "doctor"
-        time.sleep(0.5)
+
+    def reported() -> bool:
+        assert routed_model(api) == "doctor", "routing changed while the broken routes were refused"
+        return proxy.log.text().count("routes reload failed") > logged
+
+    until("broken routes reported", reported, detail=proxy.log.tail)
     assert routed_model(api) == "doctor"
     assert failed_reloads(proxy) > counted, "failed reload not counted at /metrics"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from support.load import messages_with_expected_models, run_load
+from dmr_tools.load import messages_with_expected_models, run_load
 
 
 def test_concurrent_mixed_chats_are_all_answered_routed_as_alone_with_flat_memory(stack, proxy):

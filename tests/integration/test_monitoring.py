@@ -14,12 +14,12 @@ import httpx
 import pytest
 import yaml
 
-from stack.launcher import stop
-from stack.rendering import NAMESPACE
-from support.chart import find, render
+from dmr_tools.chart import find, render
+from dmr_tools.paths import DASHBOARD
+from dmr_tools.processes import free_port, until
+from dmr_tools.stack.launcher import stop
+from dmr_tools.stack.rendering import NAMESPACE
 from support.local_stack import current_ports, stack_up
-from support.paths import DASHBOARD
-from support.processes import free_port, until
 from support.prompts import BY_MODEL, MATHS, user
 from support.promql import Matcher, Prometheus, Selector, selectors
 

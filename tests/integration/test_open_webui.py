@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +18,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Response, expect
 
-from route_config import load_routes
+from dmr_tools.paths import ARTIFACTS
+from dmr_tools.processes import until
+from dynamic_model_router.routes_file import load_routes
 from support.browser import open_webui_page
-from support.paths import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
@@ -88,10 +88,12 @@ def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model_and_rate
     page.fill("#chat-input", question)
     page.click("#send-message-button")
 
-    deadline = time.monotonic() + 90
-    while not (served := [model for _, model in vllm.served(since=offset)]) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert served, f"no request reached vLLM after sending the chat; proxy log:\n{proxy.log.tail()}"
+    served = until(
+        "a request reached vLLM after sending the chat",
+        lambda: [model for _, model in vllm.served(since=offset)],
+        timeout_s=90,
+        detail=proxy.log.tail,
+    )
     assert served == [expected], f"Open WebUI's {name} chat was served by {served}, expected {expected}"
 
     # The person sees who answered, and an answer: the router's status line, then the reply text.
@@ -128,7 +130,7 @@ def test_the_ratings_export_holds_each_rated_answer_with_the_model_that_gave_it(
         [
             sys.executable,
             "-m",
-            "route_tools.ratings",
+            "dynamic_model_router.training.ratings",
             "--url",
             stack.env["OPEN_WEBUI_URL"],
             "-o",

@@ -5,7 +5,6 @@ model actually served each request."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -13,7 +12,8 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.prompts import GENERAL, MATHS, MEDICAL
+from dmr_tools.processes import until
+from support.prompts import GENERAL, MATHS, MEDICAL, user
 
 
 def chat(api: openai.OpenAI, model: str, text: str):
@@ -26,13 +26,13 @@ def chat(api: openai.OpenAI, model: str, text: str):
 def served_by_vllm(vllm, response_id: str, timeout_s: float = 10) -> str:
     """The model vLLM served a request with, from vLLM's request log (LoRA name or base)."""
     request_id = response_id.removeprefix("chatcmpl-")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for line, model in vllm.served():
-            if request_id in line:
-                return model
-        time.sleep(0.2)
-    raise AssertionError(f"vLLM never logged request {response_id}; log tail:\n{vllm.log.tail()}")
+    return until(
+        f"vLLM logged request {response_id}",
+        lambda: next((model for line, model in vllm.served() if request_id in line), None),
+        timeout_s,
+        interval_s=0.2,
+        detail=vllm.log.tail,
+    )
 
 
 def test_models_endpoint_lists_the_virtual_base_and_adapter_models(api):
@@ -84,8 +84,7 @@ def test_requests_without_the_master_key_get_401(proxy, headers: dict):
 CANARY = "Quillon-4471"
 
 
-def user(text: str = f"My knee hurts, {CANARY}") -> list[dict]:
-    return [{"role": "user", "content": text}]
+KNEE = f"My knee hurts, {CANARY}"
 
 
 def post(proxy, body: dict | bytes | Iterator[bytes], path: str = "/v1/chat/completions") -> httpx.Response:
@@ -102,10 +101,13 @@ def post(proxy, body: dict | bytes | Iterator[bytes], path: str = "/v1/chat/comp
 
 def wait_served(vllm, since: int, timeout_s: float = 10) -> list[str]:
     """The models vLLM served since character `since` of its log, once it logged any."""
-    deadline = time.monotonic() + timeout_s
-    while not (served := [model for _, model in vllm.served(since=since)]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return served
+    return until(
+        "vLLM served a request",
+        lambda: [model for _, model in vllm.served(since=since)],
+        timeout_s,
+        interval_s=0.2,
+        detail=vllm.log.tail,
+    )
 
 
 @pytest.mark.parametrize(
@@ -211,9 +213,12 @@ def refused(api, proxy, vllm, body, status: int, expected: str, checked_by_vllm:
             },
             "is a 'image_url' part; these models read text only",
         ),
-        ({"model": "auto", "messages": user(), "stream": "yes"}, "'stream' must be true or false"),
-        ({"model": "auto", "messages": user(), "max_tokens": "ten"}, "'max_tokens' must be a whole number"),
-        ({"model": "auto", "messages": user(), "temperature": [1]}, "'temperature' must be a number"),
+        ({"model": "auto", "messages": user(KNEE), "stream": "yes"}, "'stream' must be true or false"),
+        (
+            {"model": "auto", "messages": user(KNEE), "max_tokens": "ten"},
+            "'max_tokens' must be a whole number",
+        ),
+        ({"model": "auto", "messages": user(KNEE), "temperature": [1]}, "'temperature' must be a number"),
     ],
     ids=[
         "malformed-json",
@@ -248,16 +253,16 @@ def test_a_json_body_that_is_not_an_object_gets_a_400_saying_so_and_the_proxy_ke
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"model": "auto", "messages": user() * 5000, "max_tokens": 4}, "maximum context length"),
+        ({"model": "auto", "messages": user(KNEE) * 5000, "max_tokens": 4}, "maximum context length"),
         (
             {"model": "auto", "messages": user(f"{CANARY} " * 400_000), "max_tokens": 4},
             "maximum context length",
         ),
         (
-            {"model": "auto", "messages": user(), "max_tokens": 10**9},
+            {"model": "auto", "messages": user(KNEE), "max_tokens": 10**9},
             "max_tokens=1000000000 cannot be greater",
         ),
-        ({"model": "auto", "messages": user(), "max_tokens": -3}, "max_tokens must be at least 1"),
+        ({"model": "auto", "messages": user(KNEE), "max_tokens": -3}, "max_tokens must be at least 1"),
     ],
     ids=["5000-messages", "5-MB-message", "absurd-max-tokens", "negative-max-tokens"],
 )

@@ -19,11 +19,11 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from stack.rendering import LOCAL_MODEL_CACHE, MAKE_LOCAL_MODEL
+from dmr_tools.paths import ARTIFACTS, VLLM_PYTHON
+from dmr_tools.processes import base_env, environment, until
+from dmr_tools.stack.rendering import LOCAL_MODEL_CACHE, MAKE_LOCAL_MODEL
 from support.browser import open_webui_page
 from support.local_stack import proxy_copy
-from support.paths import ARTIFACTS, VLLM_PYTHON
-from support.processes import base_env, environment, until
 from support.prompts import MEDICAL, user
 
 # A new specialist: pet care (feeding, training, living together), far from the doctor's topics.

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from support.paths import ROOT
+from dmr_tools.paths import ROOT
 
 # Every endpoint that reaches a model, a key, a user, spend or the config, and the metrics.
 GUARDED = [

@@ -4,18 +4,20 @@ documented swaps; re-running it is safe; a busy port gets a clear message; `down
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 from pathlib import Path
 
 import pytest
 import yaml
 
-from stack import pods
-from stack.rendering import LOCAL_MODEL_CACHE, LOCAL_MODEL_VALUES, NAMESPACE
-from stack.run_dir import COMPONENTS, RunDir
-from support.chart import render
+from dmr_tools.chart import render
+from dmr_tools.processes import answers_ok, command_line, live_members, port_free
+from dmr_tools.stack import pods
+from dmr_tools.stack.rendering import LOCAL_MODEL_CACHE, LOCAL_MODEL_VALUES, NAMESPACE
+from dmr_tools.stack.run_dir import COMPONENTS, RunDir
 from support.local_stack import TEST_VALUES, port_flags, stack_command, stack_up
-from support.processes import command_line, live_members, port_free
 
 ENV_KEYS = {
     "OPEN_WEBUI_URL",
@@ -89,6 +91,23 @@ def test_rerunning_up_while_the_stack_runs_starts_nothing_new(stack):
     for name in COMPONENTS:
         assert f"{name}: already running (pid {before[name]['pid']})" in result.stdout, result.stdout
     assert records(stack.run_dir) == before, "a component was restarted"
+
+
+def test_up_starts_again_a_part_whose_process_runs_but_does_not_answer(stack):
+    before = records(stack.run_dir)
+    ports = {name: record["port"] for name, record in before.items()}
+    # Frozen: its process lives on but nothing answers on its port, like a vLLM shutting down.
+    os.killpg(before["vllm"]["pid"], signal.SIGSTOP)
+    result = stack_up(stack.run_dir, port_flags(ports), timeout_s=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "vllm: already running" not in result.stdout, "up trusted a live process that does not answer"
+    assert f"vllm: its process (pid {before['vllm']['pid']}) does not answer" in result.stdout, result.stdout
+    after = records(stack.run_dir)
+    assert after["vllm"]["pid"] != before["vllm"]["pid"], "vLLM was not started again"
+    assert answers_ok(f"{stack.env['VLLM_URL']}/health"), "vLLM does not answer after up"
+    assert {n: after[n] for n in ("litellm", "open-webui")} == {
+        n: before[n] for n in ("litellm", "open-webui")
+    }
 
 
 def test_up_refuses_a_port_in_use_and_says_which_and_how_to_change_it(stack, tmp_path: Path):

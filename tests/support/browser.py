@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from support.paths import CHROMIUM
+from dmr_tools.paths import CHROMIUM
 
 # The flags this machine needs: no sandbox as root, no network chatter, no /dev/shm limits.
 CHROMIUM_ARGS = [

@@ -1,4 +1,4 @@
-"""The local stack as the tests see it: `python -m stack` (what `make up` and `make down` run), and
+"""The local stack as the tests see it: `python -m dmr_tools.stack` (what `make up` and `make down` run), and
 what a running stack offers a test (its run directory, `.run/env`, logs, the proxy and vLLM)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from stack.run_dir import COMPONENTS, RunDir
-from support.paths import CHART_VALUES, ROOT, TESTS
-from support.processes import Server, base_env, command_line, environment, free_port, tail
+from dmr_tools.paths import CHART_VALUES, ROOT
+from dmr_tools.processes import Server, base_env, command_line, environment, free_port, tail
+from dmr_tools.stack.run_dir import COMPONENTS, RunDir
 
 # The tests' stack is `make up`'s plus runtime adapters (and with them vLLM's runtime adapter API,
 # so a test can also take a chart adapter away).
@@ -22,11 +22,11 @@ BASE_MODEL = "phi2"
 
 
 def stack_command(run_dir: Path, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-    """`python -m stack`, the launcher behind `make up` and `make down`."""
+    """`python -m dmr_tools.stack`, the launcher behind `make up` and `make down`."""
     return subprocess.run(
-        [sys.executable, "-m", "stack", "--run-dir", str(run_dir), *args],
+        [sys.executable, "-m", "dmr_tools.stack", "--run-dir", str(run_dir), *args],
         cwd=ROOT,
-        env=base_env(PYTHONPATH=str(TESTS)),
+        env=base_env(),
         capture_output=True,
         text=True,
         timeout=timeout_s,
@@ -46,7 +46,7 @@ def free_ports(count: int) -> list[int]:
 
 
 def port_flags(ports: dict[str, int] | None = None) -> list[str]:
-    """`python -m stack up`'s port options: the given {component: port}, or free ports."""
+    """`python -m dmr_tools.stack up`'s port options: the given {component: port}, or free ports."""
     chosen = ports or dict(zip(COMPONENTS, free_ports(len(COMPONENTS)), strict=True))
     return [arg for name in COMPONENTS for arg in (f"--{name}-port", str(chosen[name]))]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from support.paths import IMAGES
+from dmr_tools.paths import IMAGES
 
 CONTAINERS_CONF = IMAGES / "podman-containers.conf"
 # What `make images` builds (see the Makefile).

@@ -1,5 +1,5 @@
-"""Training tests: `route_tools.train` run for real, in its own environment (.venv-train), on a
-small routes file (tens of seconds each); the router then loads what it wrote."""
+"""Training tests: `dynamic_model_router.training.train` run for real, in its own environment
+(.venv-train), on a small routes file (tens of seconds each); the router then loads what it wrote."""
 
 from __future__ import annotations
 

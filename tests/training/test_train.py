@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from route_config import EncoderConfig, parse_routes
-from route_decider import RouteDecider
-from support.paths import TRAIN_PYTHON
+from dmr_tools.paths import TRAIN_PYTHON
+from dynamic_model_router.decide.decider import RouteDecider
+from dynamic_model_router.routes_file import EncoderConfig, parse_routes
 
 ROUTES = {
     "virtual_model": "auto",
@@ -73,7 +73,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def train(data: Path, out: str, *examples: str) -> dict:
-    """`python -m route_tools.train` in the training environment; what it wrote in training.json."""
+    """`python -m dynamic_model_router.training.train` in the training environment; what it wrote in
+    training.json."""
     if not TRAIN_PYTHON.exists():
         pytest.fail(f"{TRAIN_PYTHON} is missing: run `make setup` first")
     args = ["--routes", str(data / "routes.yaml"), "--follow-ups", str(data / "follow-ups.txt")]
@@ -81,7 +82,10 @@ def train(data: Path, out: str, *examples: str) -> dict:
     if examples:
         args += ["--examples", *(str(data / e) for e in examples)]
     done = subprocess.run(
-        [str(TRAIN_PYTHON), "-m", "route_tools.train", *args], capture_output=True, text=True, timeout=600
+        [str(TRAIN_PYTHON), "-m", "dynamic_model_router.training.train", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, f"training failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     assert f"path: {(data / out).resolve()}" in done.stdout, done.stdout

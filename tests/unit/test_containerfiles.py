@@ -4,12 +4,11 @@ root; the modelcar puts every adapter where the chart looks."""
 
 from __future__ import annotations
 
-import fnmatch
 import re
 
 import yaml
 
-from support.paths import CHART, IMAGES, ROOT, ROUTER
+from dmr_tools.paths import CHART, IMAGES, ROOT, ROUTER
 
 LITELLM = (IMAGES / "litellm" / "Containerfile").read_text(encoding="utf-8")
 IGNORE = (IMAGES / "litellm" / "Containerfile.containerignore").read_text(encoding="utf-8")
@@ -43,26 +42,34 @@ def test_modelcar_puts_every_default_adapter_where_the_chart_looks():
     assert re.search(r"huggingface_hub==\d+\.\d+\.\d+", MODELCAR), "download tool not pinned"
 
 
+def _pattern(glob: str) -> re.Pattern[str]:
+    """A containerignore pattern as a regex: `*` stops at a `/` (Go's filepath.Match), `**/` spans
+    folders."""
+    parts = re.split(r"(\*\*/|\*|\?)", glob)
+    wild = {"**/": "(?:.*/)?", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(wild.get(part, re.escape(part)) for part in parts))
+
+
 def in_build_context(path: str) -> bool:
     """Whether the LiteLLM build sees a file: the ignore file excludes everything (`*`) but its
-    `!` patterns, whose `*` stops at a `/` as in Go's filepath.Match."""
-    parts = path.split("/")
-    return any(
-        len(pattern.split("/")) == len(parts)
-        and all(fnmatch.fnmatchcase(part, glob) for part, glob in zip(parts, pattern.split("/"), strict=True))
-        for line in IGNORE.splitlines()
-        if line.startswith("!") and (pattern := line[1:])
-    )
+    `!` patterns."""
+    return any(_pattern(line[1:]).fullmatch(path) for line in IGNORE.splitlines() if line.startswith("!"))
 
 
-def test_the_litellm_image_carries_the_runtime_modules_but_not_the_offline_tools():
-    runtime = [p.relative_to(ROOT).as_posix() for p in ROUTER.glob("*.py")]
-    tools = [p.relative_to(ROOT).as_posix() for p in (ROUTER / "route_tools").rglob("*.py")]
-    assert runtime and tools
-    encoder = [p.relative_to(ROOT).as_posix() for p in (ROUTER / "encoder").iterdir()]
-    assert all(in_build_context(path) for path in runtime + encoder), (
-        "the router and its encoder must reach the image"
+def test_the_litellm_image_carries_the_router_package_and_its_configuration_but_not_training_data():
+    package = ROUTER / "dynamic_model_router"
+    code = [p.relative_to(ROOT).as_posix() for p in [ROUTER / "custom_router.py", *package.rglob("*.py")]]
+    shipped = [
+        p.relative_to(ROOT).as_posix() for p in [*(ROUTER / "encoder").iterdir(), ROUTER / "routes.yaml"]
+    ]
+    training = [
+        p.relative_to(ROOT).as_posix() for p in (package / "training").rglob("*") if p.suffix != ".py"
+    ]
+    assert code and training, "the package and its training data must exist"
+    missing = [path for path in code + shipped if not in_build_context(path)]
+    assert not missing, f"the router's code and shipped configuration must reach the image: {missing}"
+    assert not [path for path in training if in_build_context(path)], "the training data must stay out"
+    assert "--no-deps --no-build-isolation ./router-src" in LITELLM, "the image installs the package"
+    assert "PYTHONPATH" not in LITELLM and ".pth" not in LITELLM, (
+        "the package is installed, not put on a path"
     )
-    assert not [path for path in tools if in_build_context(path)], "the offline tools must stay out"
-    assert "COPY litellm-configs/*.py" in LITELLM
-    assert "PYTHONPATH" not in LITELLM, "a .pth file puts the modules on the path, nothing else"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from decision import METADATA_KEY, Decision, Reason
-from support.paths import ROOT
+from dmr_tools.paths import ROOT
+from dynamic_model_router.decide.decision import METADATA_KEY, Decision, Reason
 
 OPERATIONS = ROOT / "docs" / "operations.md"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from embedding_cache import CACHE_DIR_ENV, CACHE_SEED_ENV, EmbeddingCache
-from offline_encoder import OfflineFastEmbedEncoder
-from route_config import DEFAULT_ROUTES_FILE, load_routes
-from route_decider import RouteDecider
-from routes_reloader import LiveRoutes
+from dynamic_model_router.decide.decider import RouteDecider
+from dynamic_model_router.encoding.embedding_cache import CACHE_DIR_ENV, CACHE_SEED_ENV, EmbeddingCache
+from dynamic_model_router.encoding.encoder import OfflineFastEmbedEncoder
+from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, load_routes
+from dynamic_model_router.runtime.live_routes import LiveRoutes
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from route_config import DEFAULT_ROUTES_FILE, load_routes
-from route_tools.evaluate import main
-from route_tools.labelled import read_items
+from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, load_routes
+from dynamic_model_router.training.evaluate import main
+from dynamic_model_router.training.labelled import read_items
 
 ITEMS = [
     {"text": "I have a rash and a fever, should I see a doctor?", "route": "doctor"},

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from support.paths import IMAGES, ROOT
+from dmr_tools.paths import IMAGES, ROOT
 
 LOCK = IMAGES / "litellm" / "requirements.lock"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stack import pods
+from dmr_tools.stack import pods
 
 
 def test_mount_paths_and_service_urls_are_swapped_only_at_their_boundaries():

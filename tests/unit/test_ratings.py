@@ -1,15 +1,16 @@
-"""Open WebUI's ratings as a review file (route_tools.ratings), the review file as labelled data
-(route_tools.labelled), and the utterances it proposes (route_tools.propose)."""
+"""Open WebUI's ratings as a review file (training.ratings), the review file as labelled data
+(training.labelled), and the utterances it proposes (training.propose), all in
+dynamic_model_router.training."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from route_config import DEFAULT_ROUTES_FILE
-from route_tools.labelled import read_labelled
-from route_tools.propose import proposals
-from route_tools.ratings import review_rows
+from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE
+from dynamic_model_router.training.labelled import read_labelled
+from dynamic_model_router.training.propose import proposals
+from dynamic_model_router.training.ratings import review_rows
 from support.prompts import MEDICAL
 
 

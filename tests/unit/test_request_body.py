@@ -10,7 +10,7 @@ from litellm.proxy._types import ProxyException
 from litellm.proxy.auth import user_api_key_auth
 from starlette.requests import Request
 
-import request_body
+from dynamic_model_router.request import body
 
 LIMIT = 1024
 
@@ -53,11 +53,11 @@ def refused(body: bytes, **kwargs) -> ProxyException:
 @pytest.fixture(autouse=True)
 def installed():
     original = getattr(user_api_key_auth.read_request_body, "unchecked", user_api_key_auth.read_request_body)
-    request_body.install(LIMIT)
-    request_body.install(LIMIT)  # a second call replaces the wrapper, never wraps it again
+    body.install(LIMIT)
+    body.install(LIMIT)  # a second call replaces the wrapper, never wraps it again
     yield
     user_api_key_auth.read_request_body = original
-    request_body.install(request_body.max_body_bytes())
+    body.install(body.max_body_bytes())
 
 
 @pytest.mark.parametrize(
@@ -106,10 +106,10 @@ def test_a_body_at_the_limit_is_read():
     ("value", "expected"), [("", int(8 * 1024 * 1024)), ("0.5", 512 * 1024), (" 16 ", 16 * 1024 * 1024)]
 )
 def test_the_limit_comes_from_max_request_body_mb(value: str, expected: int):
-    assert request_body.max_body_bytes({"MAX_REQUEST_BODY_MB": value}) == expected
+    assert body.max_body_bytes({"MAX_REQUEST_BODY_MB": value}) == expected
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "ten", "nan", "inf"])
 def test_a_limit_that_is_no_size_is_refused_naming_the_variable(value: str):
     with pytest.raises(ValueError, match="MAX_REQUEST_BODY_MB must be a number of megabytes above 0"):
-        request_body.max_body_bytes({"MAX_REQUEST_BODY_MB": value})
+        body.max_body_bytes({"MAX_REQUEST_BODY_MB": value})

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from fastapi import HTTPException
 
-from request_guards import proxy_guard_instance
+from dynamic_model_router.request.guards import proxy_guard_instance
 from support.prompts import MEDICAL
 
 

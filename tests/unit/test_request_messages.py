@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from request_messages import chat_messages
+from dynamic_model_router.request.messages import chat_messages
 
 USER = {"role": "user", "content": "My knee hurts."}
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import pytest
 
-from route_decider import RouteDecider
-from route_tools.evaluate import evaluate
-from route_tools.labelled import read_items
-from support.paths import DATA
+from dmr_tools.paths import DATA
+from dynamic_model_router.decide.decider import RouteDecider
+from dynamic_model_router.training.evaluate import evaluate
+from dynamic_model_router.training.labelled import read_items
 
 
 @pytest.mark.parametrize(

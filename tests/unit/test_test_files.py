@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from support.paths import TESTS
+from dmr_tools.paths import TESTS
 
 
 def test_every_test_module_has_a_file_name_of_its_own():

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from route_tools.labelled import read_labelled
-from support.paths import DATA, ROOT, ROUTER
+from dmr_tools.paths import DATA, ROOT, ROUTER
+from dynamic_model_router.training.labelled import read_labelled
 
-TRAINING = ROUTER / "route_tools" / "data"
+TRAINING = ROUTER / "dynamic_model_router" / "training" / "data"
 BENCHMARK = ROOT.parent / "shared" / "datasets" / "routing-dev.jsonl"
 # Token overlap (Jaccard) above which two texts count as the same item reworded.
 SAME = 0.5

@@ -1,0 +1,77 @@
+{{/*
+Every rule the values schema cannot express, in one place: each check fails the render with a
+message that says what to change, and is included where the value it guards is used.
+*/}}
+
+{{/* A model name: the router's runtime adapters check the same (a test keeps the two equal). */}}
+{{- define "dmr.modelNamePattern" -}}
+^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$
+{{- end }}
+
+{{/* The base model, the virtual model and every adapter: valid, distinct names. */}}
+{{- define "dmr.validate.modelNames" -}}
+{{- $named := list (list "baseModel.name" .Values.baseModel.name) (list "router.virtualModel" .Values.router.virtualModel) }}
+{{- range $i, $a := .Values.adapters }}{{ $named = append $named (list (printf "adapters[%d].name" $i) $a.name) }}{{ end }}
+{{- range $named }}
+{{- if not (regexMatch (include "dmr.modelNamePattern" $) (index . 1)) }}
+{{- fail (printf "%s %q: a model name is lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit" (index . 0) (index . 1)) }}
+{{- end }}
+{{- end }}
+{{- $served := list .Values.baseModel.name }}
+{{- range .Values.adapters }}
+{{- if has .name $served }}
+{{- fail (printf "adapters: %q is listed twice or is the base model's name; every served model needs its own name" .name) }}
+{{- end }}
+{{- $served = append $served .name }}
+{{- end }}
+{{- if has .Values.router.virtualModel $served }}
+{{- fail (printf "router.virtualModel %q is also a served model; pick a name no model uses" .Values.router.virtualModel) }}
+{{- end }}
+{{- end }}
+
+{{/* A LoRA rank vLLM can serve. Call with the largest rank. */}}
+{{- define "dmr.validate.loraRank" -}}
+{{- if gt (int .) 512 }}
+{{- fail (printf "adapters: rank %d is larger than vLLM's largest --max-lora-rank (512); use an adapter of rank 512 or less" (int .)) }}
+{{- end }}
+{{- end }}
+
+{{/* A route of the bundled routes file targets a served model. Call with (dict "route" . "served" $served). */}}
+{{- define "dmr.validate.routeTarget" -}}
+{{- if not (has .route.model .served) }}
+{{- fail (printf "routes: route %q targets model %q, which is not served; add %q to adapters, or remove the route from litellm-configs/routes.yaml" .route.name .route.model .route.model) }}
+{{- end }}
+{{- end }}
+
+{{/* An image reference: a digest of the right shape, or at least a tag. Call like dmr.image. */}}
+{{- define "dmr.validate.image" -}}
+{{- if .image.digest }}
+{{- if not (regexMatch "^sha256:[a-f0-9]{64}$" .image.digest) }}
+{{- fail (printf "%s.digest must be sha256: and 64 lowercase hex digits, got %q" .path .image.digest) }}
+{{- end }}
+{{- else if not .image.tag }}
+{{- fail (printf "%s: set digest (preferred) or tag" .path) }}
+{{- end }}
+{{- end }}
+
+{{- define "dmr.validate.router" -}}
+{{- if not (has .Values.router.logLevel (list "DEBUG" "INFO" "WARNING" "ERROR")) }}
+{{- fail (printf "router.logLevel %q: one of DEBUG, INFO, WARNING, ERROR" .Values.router.logLevel) }}
+{{- end }}
+{{- end }}
+
+{{- define "dmr.validate.vllm" -}}
+{{- if not (regexMatch "^(oci|pvc|s3|gs|https?|hf)://.+" .Values.baseModel.storageUri) }}
+{{- fail (printf "baseModel.storageUri %q: use oci://<image> (a modelcar), pvc://<claim>/<path>, s3://, gs://, https:// or hf://" .Values.baseModel.storageUri) }}
+{{- end }}
+{{- if lt (int .Values.vllm.replicas) 1 }}
+{{- fail "vllm.replicas must be 1 or more: without a vLLM pod nothing answers" }}
+{{- end }}
+{{- end }}
+
+{{/* The runtime adapters volume the chart makes is loaded into one vLLM pod. */}}
+{{- define "dmr.validate.runtimeAdapters" -}}
+{{- if ne (int .Values.vllm.replicas) 1 }}
+{{- fail "runtimeAdapters.enabled needs vllm.replicas 1: the proxy loads each adapter through vLLM's Service, which reaches one pod" }}
+{{- end }}
+{{- end }}

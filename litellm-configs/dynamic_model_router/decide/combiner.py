@@ -1,0 +1,51 @@
+"""One combiner turns the signals' evidence into a decision with its reason.
+
+Each route's total is the sum of the scores the signals gave it; the highest total wins if it
+clears the route's threshold, else the base model answers (reason `fallback`). The reason of a
+routed decision is the first that holds of: a signal that silenced others gave one (topic change);
+the winner is the primary signal's own best (`route`); the reason of the first other signal that
+added to the winner (`sticky` for the history). A signal may name the model that answers the
+winning route instead of its own (a canary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dynamic_model_router.decide.decision import Reason
+from dynamic_model_router.decide.signals.base import Evidence
+
+# A route chosen, or None: (route, score, reason, margin, model override).
+Combined = tuple[str | None, float, Reason, float | None, str | None]
+
+
+def combine(routes: Sequence[str], thresholds: dict[str, float], evidence: Sequence[Evidence]) -> Combined:
+    """The winning route of `routes` (in their file order, which breaks ties) given the evidence,
+    the primary signal's first."""
+    totals = dict.fromkeys(routes, 0.0)
+    for said in evidence:
+        for route, score in said.scores.items():
+            totals[route] += score
+    route, *others = sorted(totals, key=totals.__getitem__, reverse=True)
+    margin = totals[route] - totals[others[0]] if others else None
+    if totals[route] < thresholds[route]:
+        return None, totals[route], Reason.FALLBACK, margin, None
+    return route, totals[route], _reason(route, evidence), margin, _model(route, evidence)
+
+
+def _reason(route: str, evidence: Sequence[Evidence]) -> Reason:
+    for said in evidence:
+        if said.silences and said.reason is not None:
+            return said.reason
+    primary, *others = evidence
+    own = primary.scores
+    if own and max(own, key=own.__getitem__) == route:
+        return primary.reason or Reason.ROUTE
+    for said in others:
+        if said.scores.get(route) and said.reason is not None:
+            return said.reason
+    return Reason.ROUTE
+
+
+def _model(route: str, evidence: Sequence[Evidence]) -> str | None:
+    return next((said.models[route] for said in evidence if route in said.models), None)

@@ -1,0 +1,77 @@
+"""The words a decision reads: a request's user turns, bounded and sanitised for the encoder.
+
+Only user turns count; content may be a string or OpenAI content parts (chat's `text`, the
+Responses API's `input_text`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+_SPACES = re.compile(r"\s+")
+# Content parts with words in them: chat's `text`, the Responses API's `input_text`.
+TEXT_PARTS = ("text", "input_text")
+
+
+def clean_text(text: str, max_chars: int) -> str:
+    """Bound and sanitise text for the encoder.
+
+    Lone surrogates (from JSON like "\\ud800") make the tokenizer raise, and control
+    characters carry no meaning, so both become spaces.
+    """
+    text = text[:max_chars]
+    if not text.isprintable():
+        text = "".join(
+            " " if unicodedata.category(c) in ("Cc", "Cs", "Cf") and not c.isspace() else c for c in text
+        )
+    return _SPACES.sub(" ", text).strip()
+
+
+def _content_text(content: Any, max_chars: int) -> str:
+    """The text of a message's content: a string, or OpenAI content parts."""
+    if isinstance(content, str):
+        return content[:max_chars]
+    if not isinstance(content, list):
+        return ""
+    pieces: list[str] = []
+    size = 0
+    for part in content:
+        if isinstance(part, dict) and part.get("type") in TEXT_PARTS and isinstance(part.get("text"), str):
+            piece = part["text"]
+        elif isinstance(part, str):
+            piece = part
+        else:
+            continue
+        pieces.append(piece[: max_chars - size])
+        size += len(pieces[-1]) + 1
+        if size >= max_chars:
+            break
+    return "\n".join(pieces)
+
+
+def user_turns(messages: Any, max_chars: int, limit: int) -> list[str]:
+    """The texts of the last `limit` non-empty user turns, newest first."""
+    if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
+        return []
+    turns: list[str] = []
+    for message in reversed(messages):
+        if len(turns) >= limit:
+            break
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        text = clean_text(_content_text(message.get("content"), max_chars), max_chars)
+        if text:
+            turns.append(text)
+    return turns
+
+
+def conversation_share(messages: Any, max_chars: int) -> float:
+    """Where this conversation falls in [0, 1): a hash of its first user message, the same for
+    every turn, so a canary's share picks whole conversations and each keeps its version."""
+    turns = user_turns(list(reversed(messages)) if isinstance(messages, Sequence) else messages, max_chars, 1)
+    digest = hashlib.sha256((turns[0] if turns else "").encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64

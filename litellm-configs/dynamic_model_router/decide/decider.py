@@ -1,0 +1,140 @@
+"""The routing decision for one routes file: chat messages in, target model out. No LiteLLM in here.
+
+Only user turns are read (conversation.py). The latest one is embedded once and scored against
+every route's utterances by a semantic-router IndexedRouter; earlier turns' scores are cached, so a
+follow-up costs one embedding. The signals (signals/: the utterance vote, topic-change phrases, the
+conversation's history, a canary split) each give their evidence, and the combiner turns it into a
+decision: a route that clears its threshold wins, and when none does the base model answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Collection
+from dataclasses import replace
+from typing import Any
+
+from semantic_router import Route
+from semantic_router.encoders import DenseEncoder
+from semantic_router.routers import IndexedRouter
+
+from dynamic_model_router.decide.combiner import combine
+from dynamic_model_router.decide.conversation import user_turns
+from dynamic_model_router.decide.decision import Decision, Reason
+from dynamic_model_router.decide.signals import SIGNALS
+from dynamic_model_router.decide.signals.base import Conversation, Evidence, Signal
+from dynamic_model_router.encoding.encoder import load_encoder
+from dynamic_model_router.log import event
+from dynamic_model_router.routes_file import RoutesConfig
+
+
+class RouteDecider:
+    """Decides where a chat request goes, for one validated routes configuration."""
+
+    def __init__(self, config: RoutesConfig, encoder: DenseEncoder | None = None):
+        self.config = config
+        self.encoder = encoder if encoder is not None else load_encoder(config.encoder)
+        self._model_of = {r.name: r.model for r in config.routes}
+        self._threshold_of = {
+            r.name: r.threshold if r.threshold is not None else config.threshold for r in config.routes
+        }
+        self.router = IndexedRouter(
+            encoder=self.encoder,
+            routes=[
+                Route(
+                    name=r.name,
+                    utterances=list(r.utterances),
+                    description=r.description,
+                    confidence_threshold=r.threshold,
+                )
+                for r in config.routes
+            ],
+            top_k=config.top_k,
+            aggregation=config.aggregation,  # type: ignore[arg-type]
+            confidence_threshold=config.threshold,
+        )
+        self.signals: tuple[Signal, ...] = tuple(
+            signal for make in SIGNALS if (signal := make(config, self.scores_of)) is not None
+        )
+        # Earlier turns of a conversation come back with every follow-up; remembering
+        # their scores keeps a follow-up's cost at one embedding.
+        self._recent: OrderedDict[str, dict[str, float]] = OrderedDict()
+
+    async def scores_of(self, text: str) -> dict[str, float]:
+        """Every route's score for one text (0.0 for routes with no nearby utterance)."""
+        cached = self._recent.get(text)
+        if cached is not None:
+            self._recent.move_to_end(text)
+            return cached
+        choices = await self.router.acall(text, limit=None, threshold=0.0)
+        scores = dict.fromkeys(self._model_of, 0.0)
+        for choice in choices if isinstance(choices, list) else []:
+            if choice.name in scores:
+                scores[choice.name] = float(choice.confidence or 0.0)
+        self._recent[text] = scores
+        if len(self._recent) > 1024:
+            self._recent.popitem(last=False)
+        return scores
+
+    async def adecide(self, messages: Any) -> Decision:
+        """Where this conversation's next answer should come from. Never raises on bad input."""
+        start = time.perf_counter()
+        turns = user_turns(messages, self.config.max_chars, 1 + self.config.history_turns)
+        if not turns:
+            return self._decision(None, None, Reason.NO_TEXT, start)
+        conversation = Conversation(tuple(turns), messages)
+        evidence: list[Evidence] = []
+        silenced: set[str] = set()
+        for signal in self.signals:
+            if signal.name not in silenced:
+                said = await signal.evidence(conversation)
+                silenced |= said.silences
+                evidence.append(said)
+        route, score, reason, margin, model = combine(list(self._model_of), self._threshold_of, evidence)
+        decision = self._decision(route, score, reason, start, margin)
+        return decision if model is None else replace(decision, model=model)
+
+    def decide(self, messages: Any) -> Decision:
+        """The synchronous form of adecide, for scripts and tests (not inside an event loop)."""
+        return asyncio.run(self.adecide(messages))
+
+    def _decision(
+        self,
+        route: str | None,
+        score: float | None,
+        reason: Reason,
+        start: float,
+        margin: float | None = None,
+    ) -> Decision:
+        model = self._model_of[route] if route is not None else self.config.default_model
+        latency_ms = (time.perf_counter() - start) * 1000.0
+        return Decision(model, route, score, reason, latency_ms, margin)
+
+
+def served_only(
+    decision: Decision,
+    served: Collection[str] | None,
+    config: RoutesConfig,
+    unavailable: Collection[str] = (),
+) -> Decision:
+    """The decision, or the base model's if it names a model the proxy cannot serve now: one in
+    `unavailable` (a runtime adapter being loaded, or broken), answered with reason unavailable
+    and the wanted model kept; or one the proxy does not serve at all (routes the proxy started
+    with: a reload refuses them), logged with what to fix. `served` None: unknown."""
+    if served is None or decision.model in served:
+        return decision
+    model = config.default_model if config.default_model in served else config.virtual_model
+    if decision.model in unavailable:
+        return replace(decision, model=model, reason=Reason.UNAVAILABLE, wanted=decision.model)
+    event(
+        logging.ERROR,
+        "route_model_not_served",
+        model=decision.model,
+        route=decision.route,
+        hint="fix the routes file: this proxy serves " + ", ".join(sorted(served)),
+    )
+    # The virtual model itself is served by the base model, so it answers if the default does not.
+    return Decision(model=model, route=None, score=decision.score, reason=Reason.ERROR)

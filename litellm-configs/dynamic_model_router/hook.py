@@ -1,0 +1,139 @@
+"""LiteLLM hook: requests for the virtual model go to the model the router picks.
+
+Built by the entry point litellm-configs/custom_router.py (`custom_router.proxy_handler_instance`
+in the proxy config), after the request guards (request/guards.py), which turn away what cannot
+be served. Only requests naming the
+virtual model (`auto`) are routed, through any of the chat, completions and Responses APIs;
+any other model passes through unchanged. The routes file is SEMANTIC_ROUTES_FILE, or
+the shipped routes.yaml (shipped.py); it is checked for edits every SEMANTIC_ROUTES_CHECK_SECONDS
+(default 1).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, Callable, Collection
+from typing import Any, Protocol
+
+from litellm.constants import RETURN_RAW_MODEL_NAME_METADATA_KEY
+from litellm.integrations.custom_logger import CustomLogger
+
+from dynamic_model_router import log as router_log
+from dynamic_model_router.decide.decider import RouteDecider, served_only
+from dynamic_model_router.decide.decision import METADATA_KEY, Decision, Reason
+from dynamic_model_router.log import log
+from dynamic_model_router.observe import client_notice, metrics
+from dynamic_model_router.request.messages import chat_messages
+from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesError
+from dynamic_model_router.runtime import adapters
+from dynamic_model_router.runtime.live_routes import LiveRoutes
+
+ServedModels = Callable[[], Collection[str] | None]
+
+
+class Routes(Protocol):
+    """Where the hook gets its decider: LiveRoutes in the proxy, anything alike in tests."""
+
+    decider: RouteDecider
+
+    def refresh(self) -> None: ...
+
+    def unavailable(self) -> dict[str, str]: ...
+
+
+class SemanticRouterHook(CustomLogger):
+    def __init__(self, routes: Routes, served_models: ServedModels):
+        super().__init__()
+        self.routes = routes
+        self.served_models = served_models
+
+    async def async_pre_call_hook(
+        self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any
+    ) -> dict:
+        decider = self.routes.decider
+        virtual_model = decider.config.virtual_model
+        if not isinstance(data, dict) or data.get("model") != virtual_model:
+            return data
+        self.routes.refresh()
+        decision = await self._decide(decider, chat_messages(data, call_type))
+        data["model"] = decision.model
+        if not isinstance(data.get("metadata"), dict):
+            data["metadata"] = {}
+        # LiteLLM rewrites the response's `model` to the name the client asked for (`auto`);
+        # RETURN_RAW_MODEL_NAME, which LiteLLM's own complexity router sets too, keeps the answering one.
+        data["metadata"].update(
+            {
+                "requested_model": virtual_model,
+                RETURN_RAW_MODEL_NAME_METADATA_KEY: True,
+                METADATA_KEY: decision.to_metadata(),
+            }
+        )
+        metrics.observe(decision, virtual_model)
+        return data
+
+    async def _decide(self, decider: RouteDecider, messages: Any) -> Decision:
+        try:
+            decision = await decider.adecide(messages)
+        except Exception as e:  # routing must never fail a request: the base model answers
+            log.error("routing failed, using %s: %s", decider.config.default_model, type(e).__name__)
+            decision = Decision(decider.config.default_model, None, None, Reason.ERROR)
+        served = self.served_models()
+        if served is None or decision.model in served:
+            return decision
+        # Only a decision for a model the proxy does not serve asks which runtime adapters are down.
+        unavailable = self.routes.unavailable()
+        decision = served_only(decision, served, decider.config, unavailable)
+        if decision.wanted is not None:
+            metrics.observe_unavailable(decision.wanted, decision.model, unavailable[decision.wanted])
+        return decision
+
+    async def async_post_call_streaming_iterator_hook(
+        self, user_api_key_dict: Any, response: Any, request_data: dict
+    ) -> AsyncGenerator[Any, None]:
+        decision = Decision.from_request(request_data)
+        if decision is not None and client_notice.wants_notice(request_data):
+            yield client_notice.status_event(client_notice.answered_by(response) or decision.model)
+        async for chunk in response:
+            yield chunk
+
+    async def async_post_call_response_headers_hook(
+        self,
+        data: dict,
+        user_api_key_dict: Any,
+        response: Any,
+        request_headers: dict | None = None,
+        litellm_call_info: Any = None,
+    ) -> dict[str, str] | None:
+        decision = Decision.from_request(data)
+        if decision is None:
+            return None
+        fallback = client_notice.answered_by(response)
+        if fallback is not None and fallback != decision.model:
+            metrics.observe_unavailable(decision.model, fallback)
+        return client_notice.response_headers(decision, fallback)
+
+
+def served_models() -> set[str] | None:
+    """The model names LiteLLM's router serves, or None before it is set up."""
+    from litellm.proxy import proxy_server
+
+    router = getattr(proxy_server, "llm_router", None)
+    return set(router.get_model_names()) if router is not None else None
+
+
+def from_environment() -> SemanticRouterHook:
+    """The hook for the routes file the environment names, reloaded live."""
+    router_log.setup()
+    routes_file = os.environ.get("SEMANTIC_ROUTES_FILE", DEFAULT_ROUTES_FILE)
+    try:
+        routes = LiveRoutes(
+            routes_file,
+            float(os.environ.get("SEMANTIC_ROUTES_CHECK_SECONDS", "1")),
+            served_models,
+            adapters.from_environment(),
+        )
+    except RoutesError as e:
+        # LiteLLM follows this with a long traceback and exits; this line says what to fix.
+        log.critical("the semantic router cannot start, so the proxy will not become ready: %s", e)
+        raise
+    return SemanticRouterHook(routes, served_models)

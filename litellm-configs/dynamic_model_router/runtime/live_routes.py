@@ -1,0 +1,157 @@
+"""Keeps a RouteDecider in step with its routes file while the proxy runs.
+
+A mounted ConfigMap is updated in place (kubelet swaps a symlink), so the file is
+re-read when its identity (inode, size, mtime) changes. The new decider is built in a
+worker thread while the old one keeps answering; a broken edit (including one that sends
+requests to a model the proxy does not serve) is logged once and the last good routes keep
+serving.
+
+With runtime adapters on (runtime_adapters.py), a background task checks the file every interval
+too (an edit counts without a request coming) and keeps the adapters the routes name loaded: a
+route may name an adapter whose folder is in the runtime adapters volume, and a reload refuses
+only names that are neither served nor there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from dynamic_model_router.decide.decider import RouteDecider
+from dynamic_model_router.log import log
+from dynamic_model_router.observe.metrics import RELOADS, ROUTES_FILE_REJECTED, known_routes
+from dynamic_model_router.routes_file import RoutesConfig, check_served, load_routes
+from dynamic_model_router.runtime.adapters import RuntimeAdapters
+
+Stamp = tuple[int, int, int] | None
+
+
+def _stamp(path: Path) -> Stamp:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class LiveRoutes:
+    """The current decider for a routes file; `await refresh()` picks up edits."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        check_interval_s: float = 1.0,
+        served_models: Callable[[], Collection[str] | None] = lambda: None,
+        adapters: RuntimeAdapters | None = None,
+    ):
+        self.path = Path(path)
+        self.check_interval_s = check_interval_s
+        # The models the proxy serves, once it knows them (None: unknown, nothing to check).
+        self.served_models = served_models
+        self.adapters = adapters
+        self._adapters_task: asyncio.Task[None] | None = None
+        self._stamp = _stamp(self.path)
+        # The first load fails loudly: a proxy must not start with routes it cannot read.
+        self.decider = RouteDecider(load_routes(self.path))
+        known_routes(self.config)
+        log.info(
+            "semantic router ready: %s routes %s from %s",
+            self.config.virtual_model,
+            [r.name for r in self.config.routes],
+            self.path,
+        )
+        self._checked_at = time.monotonic()
+        self._reload_task: asyncio.Task[bool] | None = None
+        # LiteLLM builds the callbacks inside its start-up, where a loop runs: the adapters the
+        # routes name load at once. Elsewhere (scripts, tests) the first refresh() starts it.
+        with contextlib.suppress(RuntimeError):
+            self._start_keeping_adapters(asyncio.get_running_loop())
+
+    @property
+    def config(self) -> RoutesConfig:
+        return self.decider.config
+
+    def runtime_models(self) -> set[str]:
+        """The models the routes name that only runtime adapters can serve."""
+        if self.adapters is None:
+            return set()
+        served = self.served_models()
+        static = set(served or ()) - set(self.adapters.loaded)
+        return {m for r in self.config.routes for m in r.models} - static - {self.config.default_model}
+
+    def unavailable(self) -> dict[str, str]:
+        """Runtime adapters the routes name that are not served now, and why."""
+        return self.adapters.unavailable(self.runtime_models()) if self.adapters else {}
+
+    async def _keep_adapters(self) -> None:
+        """Every check interval: the routes file (edits count without a request coming), then the
+        runtime adapters the routes name."""
+        assert self.adapters is not None
+        while True:
+            try:
+                self.refresh()
+                if self._reload_task is not None:
+                    await self._reload_task
+                await self.adapters.sync(self.runtime_models(), self.config.default_model)
+            except Exception as e:  # the next round tries again; routing goes on meanwhile
+                log.error("runtime adapters check failed: %s: %s", type(e).__name__, e)
+            await asyncio.sleep(self.check_interval_s)
+
+    def _start_keeping_adapters(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Keep the adapters in this loop, unless a task does already (a task of a loop that has
+        gone, or one that ended, is replaced)."""
+        task = self._adapters_task
+        if self.adapters is not None and (task is None or task.done() or task.get_loop() is not loop):
+            self._adapters_task = loop.create_task(self._keep_adapters())
+
+    def refresh(self) -> None:
+        """Start a reload in the background if the file changed; never blocks the caller."""
+        self._start_keeping_adapters(asyncio.get_running_loop())
+        now = time.monotonic()
+        if now - self._checked_at < self.check_interval_s:
+            return
+        self._checked_at = now
+        if self._reload_task is not None and not self._reload_task.done():
+            return
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return
+        self._reload_task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.reload, stamp))
+
+    def reload(self, stamp: Stamp = None) -> bool:
+        """Rebuild the decider from the file now; on failure keep the current one."""
+        self._stamp = stamp if stamp is not None else _stamp(self.path)
+        started = time.perf_counter()
+        try:
+            config = load_routes(self.path)
+            served = self.served_models()
+            if served is not None:
+                present = self.adapters.present() if self.adapters else set()
+                check_served(config, {*served, *present}, str(self.path))
+            same_encoder = config.encoder == self.decider.config.encoder
+            decider = RouteDecider(config, self.decider.encoder if same_encoder else None)
+        except Exception as e:  # any failure must leave the last good routes serving
+            log.error(
+                "routes reload failed, keeping the last good routes (%d routes): %s",
+                len(self.decider.config.routes),
+                e,
+            )
+            RELOADS.labels(result="failure").inc()
+            ROUTES_FILE_REJECTED.set(1)
+            return False
+        self.decider = decider
+        known_routes(config)
+        RELOADS.labels(result="success").inc()
+        ROUTES_FILE_REJECTED.set(0)
+        log.info(
+            "routes reloaded from %s: %d routes, %d utterances in %.0f ms",
+            self.path,
+            len(config.routes),
+            sum(len(r.utterances) for r in config.routes),
+            (time.perf_counter() - started) * 1000,
+        )
+        return True

