@@ -4,8 +4,8 @@ Each route's total is the sum of the scores the signals gave it; the highest tot
 clears the route's threshold, else the base model answers (reason `fallback`). The reason of a
 routed decision is the first that holds of: a signal that silenced others gave one (topic change);
 the winner is the primary signal's own best (`route`); the reason of the first other signal that
-added to the winner (`sticky` for the history). A signal may name the model that answers the
-winning route instead of its own (a canary).
+added to the winner and names one (`sticky` for the history); else `route`. A signal may name
+the model that answers the winning route instead of its own (a canary).
 """
 
 from __future__ import annotations
