@@ -42,18 +42,26 @@ def test_modelcar_puts_every_default_adapter_where_the_chart_looks():
     assert re.search(r"huggingface_hub==\d+\.\d+\.\d+", MODELCAR), "download tool not pinned"
 
 
-def _pattern(glob: str) -> re.Pattern[str]:
-    """A containerignore pattern as a regex: `*` stops at a `/` (Go's filepath.Match), `**/` spans
-    folders."""
-    parts = re.split(r"(\*\*/|\*|\?)", glob)
-    wild = {"**/": "(?:.*/)?", "*": "[^/]*", "?": "[^/]"}
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A containerignore pattern as a regex: `*` stops at a `/`, `**` spans folders."""
+    wild = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+    parts = re.split(r"(\*\*/|\*\*|\*|\?)", pattern)
     return re.compile("".join(wild.get(part, re.escape(part)) for part in parts))
 
 
 def in_build_context(path: str) -> bool:
-    """Whether the LiteLLM build sees a file: the ignore file excludes everything (`*`) but its
-    `!` patterns."""
-    return any(_pattern(line[1:]).fullmatch(path) for line in IGNORE.splitlines() if line.startswith("!"))
+    """Whether the LiteLLM build sees a file: the last pattern of the ignore file that matches the
+    path or a folder above it decides, `!` patterns taking it in (as podman and docker read it)."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    seen = False
+    for line in IGNORE.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        pattern = _glob(line.removeprefix("!"))
+        if any(pattern.fullmatch(prefix) for prefix in prefixes):
+            seen = line.startswith("!")
+    return seen
 
 
 def test_the_litellm_image_carries_the_router_package_and_its_configuration_but_not_training_data():
