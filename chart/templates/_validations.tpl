@@ -58,6 +58,12 @@ message that says what to change, and is included where the value it guards is u
 {{- if not (has .Values.router.logLevel (list "DEBUG" "INFO" "WARNING" "ERROR")) }}
 {{- fail (printf "router.logLevel %q: one of DEBUG, INFO, WARNING, ERROR" .Values.router.logLevel) }}
 {{- end }}
+{{- $requests := .Values.litellm.requests }}
+{{- range $name, $value := dict "maxChoices" $requests.maxChoices "structuredOutputs.maxBytes" $requests.structuredOutputs.maxBytes }}
+{{- if or (lt (float64 $value) 1.0) (ne (float64 $value) (float64 (int64 $value))) }}
+{{- fail (printf "litellm.requests.%s %v: a whole number of 1 or more" $name $value) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "dmr.validate.vllm" -}}

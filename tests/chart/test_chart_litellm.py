@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dmr_tools.chart import chart_file, find, render
+from dmr_tools.chart import chart_file, env_of, find, render, render_error
 from dmr_tools.paths import ROUTER
 from dynamic_model_router.observe.client_notice import ROUTE_HEADER
+from dynamic_model_router.request.fields import Limits
 from dynamic_model_router.routes_file import load_routes, parse_routes
 
 
@@ -183,3 +184,26 @@ def test_the_routes_configmap_carries_the_schema_its_routes_file_points_at():
     data = find(render(), "ConfigMap", "-routes")["data"]
     assert data["routes.yaml"].startswith("# yaml-language-server: $schema=./routes.schema.json\n")
     assert data["routes.schema.json"] == (ROUTER / "routes.schema.json").read_text()
+
+
+def proxy_env(*sets: str) -> dict[str, str]:
+    [container] = find(render(sets=sets), "Deployment", "-litellm")["spec"]["template"]["spec"]["containers"]
+    return {name: e.get("value", "") for name, e in env_of(container).items()}
+
+
+def test_the_proxys_edge_limits_come_from_values_and_start_strict():
+    env = proxy_env()
+    assert (env["MAX_CHOICES"], env["STRUCTURED_OUTPUTS"], env["STRUCTURED_OUTPUT_MAX_BYTES"]) == (
+        "1",
+        "false",
+        "16384",
+    )
+    assert Limits.from_environment(env) == Limits(), "the chart's defaults must be the proxy's own"
+    env = proxy_env("litellm.requests.maxChoices=4", "litellm.requests.structuredOutputs.enabled=true")
+    assert Limits.from_environment(env) == Limits(max_choices=4, structured_outputs=True)
+
+
+@pytest.mark.parametrize("value", ["0", "2.5"])
+def test_a_max_choices_that_is_no_whole_number_fails_the_render(value: str):
+    error = render_error(set_json=(f"litellm.requests.maxChoices={value}",))
+    assert "litellm.requests.maxChoices" in error and "a whole number of 1 or more" in error, error

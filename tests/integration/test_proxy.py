@@ -177,11 +177,16 @@ def refused(api, proxy, vllm, body, status: int, expected: str, checked_by_vllm:
     response = post(proxy, body)
     assert response.status_code == status, f"{response.status_code} {response.text[:500]}"
     assert expected in response.json()["error"]["message"], response.text[:500]
-    if not checked_by_vllm:
-        assert vllm.served(since=offset) == [], "a refused request reached vLLM"
     assert CANARY not in proxy.log.text(), "the proxy logged the user's words"
-    headers, _ = chat(api, "auto", MEDICAL)
+    headers, completion = chat(api, "auto", MEDICAL)
     assert headers.get("x-semantic-route") == "doctor", "the proxy stopped routing after the refusal"
+    # The positive control: the next chat shows in vLLM's log, so the log shows requests; before it,
+    # the refused one would have.
+    assert served_by_vllm(vllm, completion.id) == "doctor"
+    if not checked_by_vllm:
+        assert [model for _, model in vllm.served(since=offset)] == ["doctor"], (
+            "a refused request reached vLLM"
+        )
 
 
 @pytest.mark.parametrize(
@@ -237,6 +242,58 @@ def test_malformed_chat_requests_get_a_400_naming_the_problem_and_the_proxy_keep
     api, proxy, vllm, body: dict | bytes, expected: str
 ):
     refused(api, proxy, vllm, body, 400, expected)
+
+
+# Each public advisory against vLLM's OpenAI server that a request can trigger (docs/operations.md,
+# "The edge"), in its trigger's shape, through the real proxy: refused before vLLM sees it.
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"chat_template": "{{ 7*7 }}"}, "field 'chat_template' is not accepted"),
+        ({"chat_template_kwargs": {"enable_thinking": True}}, "field 'chat_template_kwargs' is not accepted"),
+        ({"n": 50}, "'n' must be from 1 to 1"),
+        ({"temperature": float("nan")}, "'temperature' must be a finite number"),
+        ({"temperature": float("inf")}, "'temperature' must be a finite number"),
+        ({"guided_regex": "(a+)+$"}, "field 'guided_regex' is not accepted"),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "schema": {"pattern": "(a+)+$"}},
+                }
+            },
+            "structured output (json_schema) is off",
+        ),
+        ({"model": "phi2", "chat_template": "{{ 7*7 }}"}, "field 'chat_template' is not accepted"),
+    ],
+    ids=[
+        "chat-template",
+        "template-kwargs",
+        "unbounded-n",
+        "nan",
+        "infinity",
+        "guided-regex",
+        "json-schema",
+        "phi2",
+    ],
+)
+def test_each_advisory_trigger_is_refused_with_a_400_before_vllm_sees_it(
+    api, proxy, vllm, extra: dict, expected: str
+):
+    body = {"model": "auto", "messages": user(KNEE), "max_tokens": 4, **extra}
+    refused(api, proxy, vllm, body, 400, expected)
+
+
+def test_a_huge_header_gets_a_4xx_and_the_proxy_keeps_serving(api, proxy, vllm):
+    response = httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {proxy.key}", "X-Padding": "a" * 65536},
+        json={"model": "auto", "messages": user(KNEE), "max_tokens": 4},
+        timeout=60,
+    )
+    assert 400 <= response.status_code < 500, f"{response.status_code} {response.text[:300]}"
+    headers, completion = chat(api, "auto", MEDICAL)
+    assert headers.get("x-semantic-route") == "doctor" and served_by_vllm(vllm, completion.id) == "doctor"
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from litellm.proxy.auth import user_api_key_auth
 from starlette.requests import Request
 
 from dynamic_model_router.request import body
+from dynamic_model_router.request.fields import Limits
 
 LIMIT = 1024
 
@@ -20,7 +21,10 @@ received: list[int] = [0]
 
 
 def read(
-    body: bytes, chunks: int = 1, headers: list[tuple[bytes, bytes]] | None = None
+    body: bytes,
+    chunks: int = 1,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    path: str = "/v1/chat/completions",
 ) -> tuple[object, int]:
     """What the wrapped reader returns for this body, and how many bytes it took from the client."""
     size = -(-len(body) // chunks) if body else 1
@@ -36,7 +40,7 @@ def read(
     scope = {
         "type": "http",
         "method": "POST",
-        "path": "/v1/chat/completions",
+        "path": path,
         "headers": [(b"content-type", b"application/json"), *given],
         "query_string": b"",
     }
@@ -53,11 +57,11 @@ def refused(body: bytes, **kwargs) -> ProxyException:
 @pytest.fixture(autouse=True)
 def installed():
     original = getattr(user_api_key_auth.read_request_body, "unchecked", user_api_key_auth.read_request_body)
-    body.install(LIMIT)
-    body.install(LIMIT)  # a second call replaces the wrapper, never wraps it again
+    body.install(LIMIT, Limits())
+    body.install(LIMIT, Limits())  # a second call replaces the wrapper, never wraps it again
     yield
     user_api_key_auth.read_request_body = original
-    body.install(body.max_body_bytes())
+    body.install(body.max_body_bytes(), Limits.from_environment())
 
 
 @pytest.mark.parametrize(
@@ -97,9 +101,9 @@ def test_a_streamed_body_is_refused_once_it_passes_the_limit_and_read_whole_belo
 
 
 def test_a_body_at_the_limit_is_read():
-    body = b'{"t": "' + b"x" * (LIMIT - 10) + b'"}'
+    body = b'{"user": "' + b"x" * (LIMIT - 13) + b'"}'
     assert len(body) == LIMIT - 1
-    assert read(body)[0] == {"t": "x" * (LIMIT - 10)}
+    assert read(body)[0] == {"user": "x" * (LIMIT - 13)}
 
 
 @pytest.mark.parametrize(
@@ -113,3 +117,15 @@ def test_the_limit_comes_from_max_request_body_mb(value: str, expected: int):
 def test_a_limit_that_is_no_size_is_refused_naming_the_variable(value: str):
     with pytest.raises(ValueError, match="MAX_REQUEST_BODY_MB must be a number of megabytes above 0"):
         body.max_body_bytes({"MAX_REQUEST_BODY_MB": value})
+
+
+def test_a_field_the_api_does_not_take_is_refused_as_the_client_sent_it_with_a_400_naming_it():
+    error = refused(b'{"model": "auto", "messages": [], "chat_template": "{{ 7*7 }}"}')
+    assert error.code == "400" and "field 'chat_template' is not accepted" in error.message, error.message
+    error = refused(b'{"model": "auto", "messages": [], "guided_regex": "(a+)+$"}', path="/v1/completions")
+    assert error.code == "400" and "the completions API takes" in error.message, error.message
+
+
+def test_bodies_of_other_paths_are_not_held_to_an_apis_fields():
+    result, _ = read(b'{"anything": 1}', path="/key/generate")
+    assert result == {"anything": 1}

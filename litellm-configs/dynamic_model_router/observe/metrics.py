@@ -56,6 +56,13 @@ ROUTES_FILE_REJECTED = Gauge(
     "1 while the routes file on disk is one the last reload refused (the last good routes serve); "
     "0 otherwise.",
 )
+REQUESTS_REFUSED = Counter(
+    "semantic_router_requests_refused_total",
+    "Requests turned away before routing, by the check that refused them (a body too large or not "
+    "an object, malformed messages, embeddings, an unknown field, a client's template, a wrong type, a "
+    "value out of range, too many choices, structured output): docs/operations.md lists them.",
+    ["check"],
+)
 MODEL_SERVER_UNAVAILABLE = Counter(
     "semantic_router_model_server_unavailable_total",
     "Requests answered 503 because the model server (vLLM) could not be reached.",

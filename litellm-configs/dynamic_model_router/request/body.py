@@ -1,4 +1,5 @@
-"""The raw request body, checked where LiteLLM's auth reads it: its size, and that it is an object.
+"""The raw request body, checked where LiteLLM's auth reads it: its size, that it is an object, and
+its fields (request/fields.py), as the client sent them, before LiteLLM adds its own.
 
 LiteLLM 1.108.7 reads and parses the whole body before it authenticates the caller, and
 then reads it as an object:
@@ -6,9 +7,11 @@ then reads it as an object:
   0.6 GB to 3.1 GB, past the pod's 2 GiB limit), so a body over MAX_REQUEST_BODY_MB (default
   8) is refused with a 413 before it is read, from its Content-Length, or while it streams;
 - `[1, 2]`, `"hi"` or `42` ended in a plain-text 500 before any hook could look at them, so a
-  body that is not a JSON object gets a 400 naming what it is.
-Both fail the way LiteLLM's auth fails a body that does not parse: after its key check runs,
-with the body's error answered first (as LiteLLM answers invalid JSON, even without a key).
+  body that is not a JSON object gets a 400 naming what it is;
+- a field the API does not take here, or a value out of its range, gets a 400 naming the field.
+Each refusal is counted by its check (semantic_router_requests_refused_total). All fail the way
+LiteLLM's auth fails a body that does not parse: after its key check runs, with the body's error
+answered first (as LiteLLM answers invalid JSON, even without a key).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from litellm.proxy._types import ProxyException
 from litellm.proxy.auth import user_api_key_auth
 
 from dynamic_model_router.log import log
+from dynamic_model_router.observe import metrics
+from dynamic_model_router.request import fields
+from dynamic_model_router.request.fields import Limits, Refusal
 from dynamic_model_router.request.validation import describe
 
 MAX_BODY_ENV = "MAX_REQUEST_BODY_MB"
@@ -39,7 +45,8 @@ def max_body_bytes(environ: dict[str, str] | os._Environ[str] = os.environ) -> i
     return int(megabytes * _MB)
 
 
-def _error(message: str, code: int) -> ProxyException:
+def _error(message: str, code: int, refusal: Refusal) -> ProxyException:
+    metrics.REQUESTS_REFUSED.labels(check=str(refusal)).inc()
     return ProxyException(message=message, type="invalid_request_error", param="request_body", code=code)
 
 
@@ -53,11 +60,16 @@ def too_large(size: int | None, limit: int) -> ProxyException:
         f"request body {what} is over this proxy's limit of {_size(limit)} "
         f"({MAX_BODY_ENV}; the chart's litellm.maxRequestBodyMB)",
         413,
+        Refusal.BODY_TOO_LARGE,
     )
 
 
 def not_an_object(body: Any) -> ProxyException:
-    return _error(f"invalid request: the request body must be a JSON object, got {describe(body)}", 400)
+    return _error(
+        f"invalid request: the request body must be a JSON object, got {describe(body)}",
+        400,
+        Refusal.NOT_AN_OBJECT,
+    )
 
 
 async def _within_limit(request: Any, limit: int) -> None:
@@ -79,8 +91,8 @@ async def _within_limit(request: Any, limit: int) -> None:
     request._body = b"".join(chunks)
 
 
-def install(limit: int) -> None:
-    """Wrap the body reader LiteLLM's auth uses; once per process (a later call sets the limit)."""
+def install(limit: int, limits: Limits) -> None:
+    """Wrap the body reader LiteLLM's auth uses; once per process (a later call sets the limits)."""
     read = getattr(user_api_key_auth, "read_request_body", None)
     if read is None:
         log.warning("LiteLLM has no user_api_key_auth.read_request_body: request bodies are not checked")
@@ -93,6 +105,9 @@ def install(limit: int) -> None:
         body = await read(request=request)
         if not isinstance(body, dict):
             raise not_an_object(body)
+        api = fields.api_of(request.url.path) if request is not None else None
+        if api is not None and (found := fields.problem(body, api, limits)):
+            raise _error(f"invalid request: {found[1]}", 400, found[0])
         return body
 
     read_checked.unchecked = read  # type: ignore[attr-defined]

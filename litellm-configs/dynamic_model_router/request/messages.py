@@ -13,6 +13,8 @@ from typing import Any
 CHAT_CALLS = ("completion", "acompletion")
 TEXT_COMPLETION_CALLS = ("text_completion", "atext_completion")
 RESPONSES_CALLS = ("responses", "aresponses")
+# /v1/messages, Anthropic's API (read as chat messages).
+MESSAGES_CALLS = ("anthropic_messages",)
 EMBEDDING_CALLS = ("embedding", "aembedding")
 
 
