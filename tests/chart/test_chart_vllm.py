@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlparse
 
 from dmr_tools.chart import find, render
+from dmr_tools.paths import CHART
 
 
 def vllm_args(*values: str) -> list[str]:
@@ -99,13 +100,49 @@ def test_litellm_calls_vllm_pods_on_the_serving_runtime_container_port():
     assert url.port == port["containerPort"], f"LiteLLM calls port {url.port}, vLLM listens on {port}"
 
 
-def test_vllm_image_is_openshift_ais_own_runtime_image_pinned_by_digest():
+def test_vllm_image_is_openshift_ai_3_5s_runtime_image_pinned_by_digest_with_its_version():
     runtime = find(render(), "ServingRuntime")
     image = runtime["spec"]["containers"][0]["image"]
-    assert re.fullmatch(r"quay\.io/modh/vllm@sha256:[0-9a-f]{64}", image), image
-    assert runtime["metadata"]["annotations"]["opendatahub.io/runtime-version"].startswith("v0.")
+    assert image == (
+        "registry.redhat.io/rhaii/vllm-cuda-rhel9@sha256:"
+        "ba060ec145e1b7ac3a3b25b89fc75f7d146746156990ff5858235eaa9d158e32"
+    ), image
+    assert runtime["metadata"]["annotations"]["opendatahub.io/runtime-version"] == "v0.24.0"
     tagged = find(render(sets=("vllm.image.digest=", "vllm.image.tag=my-build")), "ServingRuntime")
-    assert tagged["spec"]["containers"][0]["image"] == "quay.io/modh/vllm:my-build"
+    assert tagged["spec"]["containers"][0]["image"] == "registry.redhat.io/rhaii/vllm-cuda-rhel9:my-build"
+
+
+def test_the_openshift_ai_2_values_file_renders_2_22s_vllm_image_and_version():
+    runtime = find(render(str(CHART / "values-openshift-ai-2.yaml")), "ServingRuntime")
+    image = runtime["spec"]["containers"][0]["image"]
+    assert re.fullmatch(r"quay\.io/modh/vllm@sha256:d75db59e[0-9a-f]{56}", image), image
+    assert runtime["metadata"]["annotations"]["opendatahub.io/runtime-version"] == "v0.9.1.0"
+
+
+def test_the_metadata_openshift_ai_3_reads_is_on_the_inference_service_and_the_pod():
+    objects = render()
+    annotations = find(objects, "InferenceService")["metadata"]["annotations"]
+    assert annotations["opendatahub.io/model-type"] == "generative"
+    assert annotations["openshift.io/description"], "the dashboard shows a description"
+    assert annotations["serving.kserve.io/deploymentMode"] == "RawDeployment"
+    assert not [k for k in annotations if "hardware-profile" in k], "no hardware profile unless asked"
+    pod = find(objects, "ServingRuntime")["spec"]["annotations"]
+    assert pod["opendatahub.io/kserve-runtime"] == "vllm"
+
+
+def isvc_annotations(*sets: str) -> dict[str, str]:
+    return find(render(sets=sets), "InferenceService")["metadata"]["annotations"]
+
+
+def test_a_hardware_profile_is_named_by_the_annotations_the_webhook_reads():
+    annotations = isvc_annotations("vllm.hardwareProfile.name=nvidia-gpu")
+    assert annotations["opendatahub.io/hardware-profile-name"] == "nvidia-gpu"
+    namespace = annotations["opendatahub.io/hardware-profile-namespace"]
+    assert namespace == "demo", "default: the release's namespace"
+    elsewhere = isvc_annotations(
+        "vllm.hardwareProfile.name=g", "vllm.hardwareProfile.namespace=redhat-ods-applications"
+    )
+    assert elsewhere["opendatahub.io/hardware-profile-namespace"] == "redhat-ods-applications"
 
 
 def test_vllm_replicas_come_from_values():
