@@ -138,12 +138,13 @@ def test_auto_requests_through_the_completions_responses_and_messages_apis_are_r
     assert wait_served(vllm, offset) == ["doctor"], f"vLLM log tail:\n{vllm.log.tail()}"
 
 
-def test_embedding_requests_get_a_400_saying_there_is_no_embedding_model(proxy, vllm):
+def test_embedding_requests_get_a_400_saying_there_is_no_embedding_model(api, proxy, vllm):
     offset = len(vllm.log.text())
     response = post(proxy, {"model": "auto", "input": MEDICAL}, "/v1/embeddings")
     assert response.status_code == 400, response.text
     assert "no embedding model" in response.json()["error"]["message"], response.text
-    assert vllm.served(since=offset) == [], "the embedding request reached vLLM"
+    served = next_chat_reaches_vllm(api, vllm, offset)
+    assert served == ["doctor"], f"the embedding request reached vLLM: it served {served}"
 
 
 def test_a_call_vllm_answers_not_found_does_not_turn_away_the_next_clients_of_that_model(proxy):
@@ -178,15 +179,19 @@ def refused(api, proxy, vllm, body, status: int, expected: str, checked_by_vllm:
     assert response.status_code == status, f"{response.status_code} {response.text[:500]}"
     assert expected in response.json()["error"]["message"], response.text[:500]
     assert CANARY not in proxy.log.text(), "the proxy logged the user's words"
-    headers, completion = chat(api, "auto", MEDICAL)
-    assert headers.get("x-semantic-route") == "doctor", "the proxy stopped routing after the refusal"
-    # The positive control: the next chat shows in vLLM's log, so the log shows requests; before it,
-    # the refused one would have.
-    assert served_by_vllm(vllm, completion.id) == "doctor"
+    served = next_chat_reaches_vllm(api, vllm, offset)
     if not checked_by_vllm:
-        assert [model for _, model in vllm.served(since=offset)] == ["doctor"], (
-            "a refused request reached vLLM"
-        )
+        assert served == ["doctor"], f"a refused request reached vLLM: it served {served}"
+
+
+def next_chat_reaches_vllm(api, vllm, offset: int) -> list[str]:
+    """Send a medical chat to `auto`: it must be routed to doctor and show in vLLM's log (the
+    positive control: the log shows requests). Returns the models vLLM served since `offset`, the
+    chat's last: anything before it reached vLLM before the chat did."""
+    headers, completion = chat(api, "auto", MEDICAL)
+    assert headers.get("x-semantic-route") == "doctor", "the proxy stopped routing as before"
+    assert served_by_vllm(vllm, completion.id) == "doctor"
+    return [model for _, model in vllm.served(since=offset)]
 
 
 @pytest.mark.parametrize(
@@ -265,6 +270,7 @@ def test_malformed_chat_requests_get_a_400_naming_the_problem_and_the_proxy_keep
             "structured output (json_schema) is off",
         ),
         ({"model": "phi2", "chat_template": "{{ 7*7 }}"}, "field 'chat_template' is not accepted"),
+        ({"max_tokens": -3}, "'max_tokens' must be 1 or more"),
     ],
     ids=[
         "chat-template",
@@ -275,25 +281,34 @@ def test_malformed_chat_requests_get_a_400_naming_the_problem_and_the_proxy_keep
         "guided-regex",
         "json-schema",
         "phi2",
+        "negative-max-tokens",
     ],
 )
 def test_each_advisory_trigger_is_refused_with_a_400_before_vllm_sees_it(
     api, proxy, vllm, extra: dict, expected: str
 ):
     body = {"model": "auto", "messages": user(KNEE), "max_tokens": 4, **extra}
-    refused(api, proxy, vllm, body, 400, expected)
+    # As written by hand: Python's json writes NaN and Infinity, which LiteLLM reads.
+    refused(api, proxy, vllm, json.dumps(body).encode(), 400, expected)
 
 
-def test_a_huge_header_gets_a_4xx_and_the_proxy_keeps_serving(api, proxy, vllm):
-    response = httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        headers={"Authorization": f"Bearer {proxy.key}", "X-Padding": "a" * 65536},
-        json={"model": "auto", "messages": user(KNEE), "max_tokens": 4},
-        timeout=60,
-    )
-    assert 400 <= response.status_code < 500, f"{response.status_code} {response.text[:300]}"
-    headers, completion = chat(api, "auto", MEDICAL)
-    assert headers.get("x-semantic-route") == "doctor" and served_by_vllm(vllm, completion.id) == "doctor"
+def test_a_huge_header_is_refused_by_the_proxys_server_and_the_proxy_keeps_serving(api, proxy, vllm):
+    offset = len(vllm.log.text())
+    try:
+        response = httpx.post(
+            f"{proxy.url}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {proxy.key}", "X-Padding": "a" * 1024 * 1024},
+            json={"model": "auto", "messages": user(KNEE), "max_tokens": 4},
+            timeout=60,
+        )
+    except httpx.ReadError as reset:
+        # h11 answers 400 and closes once the head passes its limit; a client still sending its
+        # headers then sees the connection reset instead of the answer.
+        assert "reset" in str(reset).lower() or "104" in str(reset), reset
+    else:
+        assert 400 <= response.status_code < 500, f"{response.status_code} {response.text[:300]}"
+    served = next_chat_reaches_vllm(api, vllm, offset)
+    assert served == ["doctor"], f"the request with a huge header reached vLLM: it served {served}"
 
 
 @pytest.mark.parametrize(
@@ -319,9 +334,8 @@ def test_a_json_body_that_is_not_an_object_gets_a_400_saying_so_and_the_proxy_ke
             {"model": "auto", "messages": user(KNEE), "max_tokens": 10**9},
             "max_tokens=1000000000 cannot be greater",
         ),
-        ({"model": "auto", "messages": user(KNEE), "max_tokens": -3}, "max_tokens must be at least 1"),
     ],
-    ids=["5000-messages", "5-MB-message", "absurd-max-tokens", "negative-max-tokens"],
+    ids=["5000-messages", "5-MB-message", "absurd-max-tokens"],
 )
 def test_requests_beyond_the_models_limits_get_a_400_naming_the_limit_and_the_proxy_keeps_serving(
     api, proxy, vllm, body: dict, expected: str
@@ -342,16 +356,16 @@ def test_a_body_over_the_size_limit_gets_a_413_before_it_is_read_and_the_proxy_k
 
 def test_proxy_log_records_decisions_but_never_the_prompt(api, proxy):
     canary = "Zanthoria-7731"
+    offset = len(proxy.log.text())
     chat(api, "auto", f"My name is {canary} and I get migraines with flashing lights, what helps?")
     log = proxy.log.text()
-    assert '"event": "route_decision"' in log, "no structured decision line in the proxy log"
+    assert '"event": "route_decision"' in log[offset:], "this chat left no structured decision line"
     for secret in (canary, "migraines with flashing lights", proxy.key):
         assert secret not in log, f"{secret!r} leaked into the proxy log"
 
 
-def test_metrics_endpoint_counts_routing_decisions_and_latency(api, proxy):
-    chat(api, "auto", MEDICAL)
-    assert httpx.get(f"{proxy.url}/metrics", timeout=30).status_code == 401, "metrics served without a key"
+def doctor_decisions(proxy) -> tuple[float, str]:
+    """The proxy's count of doctor decisions at /metrics/, and the whole page."""
     response = httpx.get(
         f"{proxy.url}/metrics/", headers={"Authorization": f"Bearer {proxy.key}"}, timeout=30
     )
@@ -363,5 +377,14 @@ def test_metrics_endpoint_counts_routing_decisions_and_latency(api, proxy):
         if sample.name == "semantic_router_decisions_total"
         and sample.labels == {"route": "doctor", "model": "doctor", "reason": "route"}
     ]
-    assert decided and decided[0] >= 1, "no doctor decision counted at /metrics"
-    assert "semantic_router_decision_seconds_bucket" in response.text
+    assert decided, "no doctor decision series at /metrics"
+    return decided[0], response.text
+
+
+def test_metrics_endpoint_counts_routing_decisions_and_latency(api, proxy):
+    assert httpx.get(f"{proxy.url}/metrics", timeout=30).status_code == 401, "metrics served without a key"
+    before, _ = doctor_decisions(proxy)
+    chat(api, "auto", MEDICAL)
+    after, page = doctor_decisions(proxy)
+    assert after == before + 1, f"one doctor chat moved the count from {before} to {after}"
+    assert "semantic_router_decision_seconds_bucket" in page

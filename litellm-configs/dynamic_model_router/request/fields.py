@@ -181,6 +181,8 @@ STOP = Rule((str, list), "a string or a list of strings", _stop)
 LOGIT_BIAS = Rule((dict,), "an object", _at_most_items(300))
 TOOLS = Rule((list,), "a list", _at_most_items(128))
 TOOL_CHOICE = Rule((str, dict), "a string or an object")
+# Chat messages: validation.py names what is wrong with them, down to the message and part.
+CHAT_MESSAGES = Rule((), "checked by validation.py")
 
 # Every API's fields, in OpenAI's words (and Anthropic's for /v1/messages). `metadata` is
 # LiteLLM's own request metadata; it never reaches vLLM.
@@ -197,7 +199,7 @@ SHARED = {
 FIELDS: dict[str, dict[str, Rule]] = {
     "chat": {
         **SHARED,
-        "messages": LIST,
+        "messages": CHAT_MESSAGES,
         "max_tokens": TOKENS,
         "max_completion_tokens": TOKENS,
         "n": CHOICES,
@@ -300,7 +302,7 @@ def problem(
                 f"field {_shown(str(name))} is not accepted by this proxy; the {api} API takes "
                 f"{', '.join(sorted(rules))}",
             )
-        if value is None:
+        if value is None or not rule.types:
             continue
         # bool is an int in Python, but `"max_tokens": true` is no number of tokens.
         if not isinstance(value, rule.types) or (bool not in rule.types and isinstance(value, bool)):
