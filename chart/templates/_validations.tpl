@@ -81,3 +81,10 @@ message that says what to change, and is included where the value it guards is u
 {{- fail "runtimeAdapters.enabled needs vllm.replicas 1: the proxy loads each adapter through vLLM's Service, which reaches one pod" }}
 {{- end }}
 {{- end }}
+
+{{/* A Secret the chart would generate. Call with (dict "ctx" $ "path" "litellm.existingSecret"). */}}
+{{- define "dmr.validate.generatedSecret" -}}
+{{- if not .ctx.Values.secrets.generate }}
+{{- fail (printf "%s is empty but secrets.generate is false: under helm template (Argo CD, Flux) a generated key would change on every render; create the Secret yourself and name it in %s (docs/deploying.md, \"Secrets and GitOps\")" .path .path) }}
+{{- end }}
+{{- end }}

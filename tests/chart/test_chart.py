@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from dmr_tools.chart import crd_schemas, helm, pod_spec, render, render_error
-from dmr_tools.paths import CHART, CHART_VALUES, README_GENERATOR
+from dmr_tools.paths import CHART, CHART_VALUES, README_GENERATOR, ROOT
 
 VALUE_FILES = sorted(p.name for p in CHART_VALUES.glob("*.yaml"))
 KUBERNETES_VERSION = "1.31.0"
@@ -151,6 +152,22 @@ def test_existing_secrets_are_used_and_none_generated():
     assert "my-litellm-key" in text and "my-webui-key" in text
 
 
+def test_two_gitops_renders_are_the_same_while_generated_keys_change_on_every_render():
+    # The control: helm template cannot look up the Secret, so a generated key changes each time.
+    assert render() != render(), "two renders with generated keys came out the same"
+    gitops = ("existing-secrets.yaml",)
+    assert render(*gitops, sets=("secrets.generate=false",)) == render(
+        *gitops, sets=("secrets.generate=false",)
+    )
+
+
+@pytest.mark.parametrize("missing", ["litellm.existingSecret", "openWebui.existingSecret"])
+def test_gitops_without_an_existing_secret_fails_naming_the_value_to_set(missing: str):
+    other = "openWebui" if missing.startswith("litellm") else "litellm"
+    error = render_error("secrets.generate=false", f"{other}.existingSecret=mine")
+    assert f"{missing} is empty but secrets.generate is false" in error, error
+
+
 def test_every_object_carries_the_common_labels_and_a_component():
     for obj in render("scaled.yaml"):
         labels = obj["metadata"].get("labels", {})
@@ -260,3 +277,58 @@ def test_the_chart_readme_and_values_schema_are_current_with_the_values_annotati
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def readme_rows() -> list[tuple[str, str]]:
+    """(name, default) of every row of chart/README.md's parameter tables; a row must be one line."""
+    rows = []
+    for line in (CHART / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+            assert len(cells) == 3, f"a parameter row that is not three cells (a broken table): {line[:120]}"
+            rows.append((cells[0].strip("`"), cells[2]))
+    return rows
+
+
+def test_every_default_in_the_chart_readme_is_the_one_in_values_yaml():
+    values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    rows = readme_rows()
+    assert len(rows) > 50, f"only {len(rows)} parameter rows in chart/README.md"
+    wrong = []
+    for name, cell in rows:
+        value: Any = values
+        for part in name.split("."):
+            value = value[part]
+        shown = cell.removeprefix("`").removesuffix("`").replace("\\|", "|")
+        if isinstance(value, dict | list) or (isinstance(value, str) and "\n" in value):
+            matches = json.loads(shown) == value
+        elif isinstance(value, bool):
+            matches = shown == str(value).lower()
+        else:
+            matches = shown == ('""' if value == "" else str(value))
+        if not matches:
+            wrong.append(f"{name}: README {cell[:60]} but values.yaml {str(value)[:60]}")
+    assert not wrong, "chart/README.md shows other defaults than values.yaml:\n" + "\n".join(wrong)
+
+
+def test_every_object_name_the_docs_give_is_one_the_chart_renders():
+    fullname = "router-dynamic-model-router"
+    objects = render(monitoring=True)  # release "router", as the docs' `helm install router`
+    names = {o["metadata"]["name"] for o in objects}
+    assert fullname + "-routes" in names, f"the chart's names changed: {sorted(names)}"
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    wrong = sorted(
+        {
+            f"{doc.name}: <fullname>{suffix}"
+            for doc in docs
+            for suffix in re.findall(r"<fullname>((?:-[a-z0-9]+)*)", doc.read_text(encoding="utf-8"))
+            if suffix and fullname + suffix not in names
+        }
+    )
+    assert not wrong, f"the docs name objects the chart does not render (as {fullname}): {wrong}"
+    stale = [
+        doc.name
+        for doc in docs
+        if "<release>-routes" in doc.read_text() or "<release>-litellm" in doc.read_text()
+    ]
+    assert not stale, f"the docs still name objects <release>-...: {stale}"

@@ -7,7 +7,8 @@ into .tools). It writes the README's parameter tables and a schema of the values
 script then makes that schema strict, so the values' annotations stay the one source:
 - every object the values declare keys for refuses other keys (a typo fails at install);
 - `[object]` params (labels, resources, selectors: free-form maps), which the generator leaves
-  out, are open objects; `[array]` params are lists;
+  out, are open objects; `[array]` params are lists; in the README their defaults (which the
+  generator shows as `{}` or `[]`) and multi-line strings are the values' own, as JSON;
 - an adapter's route fields (utterances, threshold, description) take the routes file's own
   rules from route_config, the router's one place for what a valid route is.
 Rules a schema cannot say (names the models may have, the largest LoRA rank vLLM accepts, image
@@ -25,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from dmr_tools.paths import ROOT
 from dynamic_model_router.routes_file import RouteConfig
@@ -81,6 +84,32 @@ def strict(schema: dict[str, Any], values_text: str) -> dict[str, Any]:
     }
 
 
+# A row of a parameter table: `| \`name\` | description | \`default\` |`; a default may span lines.
+ROW = re.compile(r"^(\| `(?P<name>[^`]+)` +\| .*? \| )`(?P<default>.*?)`( *\|)$", re.M | re.S)
+
+
+def lookup(values: dict[str, Any], name: str) -> Any:
+    node: Any = values
+    for part in name.split("."):
+        node = node[part]
+    return node
+
+
+def real_defaults(readme: str, values: dict[str, Any]) -> str:
+    """The generator shows `{}` and `[]` for maps and lists with content, and writes a multi-line
+    string across lines, which breaks the table: such defaults are written as compact JSON, on one
+    line (pipes escaped, as GitHub's tables want even in code)."""
+
+    def fill(row: re.Match[str]) -> str:
+        value = lookup(values, row["name"])
+        if isinstance(value, dict | list) or (isinstance(value, str) and "\n" in value):
+            shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace("|", "\\|")
+            return f"{row[1]}`{shown}`{row[4]}"
+        return row[0]
+
+    return ROW.sub(fill, readme)
+
+
 def generate(generator: str, out: Path) -> None:
     """README.md and values.schema.json for the chart, written into `out`."""
     shutil.copy(CHART / "README.md", out / "README.md")
@@ -93,6 +122,8 @@ def generate(generator: str, out: Path) -> None:
     )  # fmt: skip
     schema = json.loads((out / "generated.json").read_text(encoding="utf-8"))
     values_text = (CHART / "values.yaml").read_text(encoding="utf-8")
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    (out / "README.md").write_text(real_defaults(readme, yaml.safe_load(values_text)), encoding="utf-8")
     text = json.dumps(strict(schema, values_text), indent=2) + "\n"
     (out / "values.schema.json").write_text(text, encoding="utf-8")
 
