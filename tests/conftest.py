@@ -32,3 +32,23 @@ def decider(default_routes: RoutesConfig) -> RouteDecider:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+# The fewest tests each folder may collect in a whole run: a test lost to a renamed file, an emptied
+# parametrize list or a collection mistake fails the run instead of passing unnoticed. Raise these
+# as tests are added.
+MINIMUM_COLLECTED = {"unit": 319, "chart": 112, "integration": 103, "training": 3}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail a whole run (no file, -k or -m chosen) that collects fewer tests than expected."""
+    config = session.config
+    if config.option.keyword or config.option.markexpr or config.args != config.getini("testpaths"):
+        return
+    counts = {folder: 0 for folder in MINIMUM_COLLECTED}
+    for item in session.items:
+        folder = item.path.relative_to(config.rootpath / "tests").parts[0]
+        counts[folder] = counts.get(folder, 0) + 1
+    short = {f: f"{counts[f]} < {n}" for f, n in MINIMUM_COLLECTED.items() if counts[f] < n}
+    if short:
+        raise pytest.UsageError(f"fewer tests collected than expected (tests/conftest.py): {short}")

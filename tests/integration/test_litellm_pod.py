@@ -146,13 +146,19 @@ def test_the_pod_passes_its_own_probes(litellm_pod):
 
 
 def test_the_pod_starts_from_the_images_utterance_embeddings_without_embedding_any(litellm_pod):
-    seeded = podman("exec", litellm_pod.container, "ls", "/opt/app-root/embedding-cache").stdout.split()
+    # The folders the running proxy was given: the image's seed, and the chart's writable cache.
+    seed, cache = (
+        podman("exec", litellm_pod.container, "printenv", name).stdout.strip()
+        for name in ("SEMANTIC_ROUTER_CACHE_SEED", "SEMANTIC_ROUTER_CACHE_DIR")
+    )
+    seeded = podman("exec", litellm_pod.container, "ls", seed).stdout.split()
     assert len(seeded) == 1 and seeded[0].endswith(".npz"), f"the image holds no embeddings: {seeded}"
     # The writable cache folder appears only when the proxy had to embed something itself.
-    written = podman(
-        "exec", litellm_pod.container, "sh", "-c", "ls -A /tmp/embedding-cache 2>/dev/null || true"
+    written = podman("exec", litellm_pod.container, "find", cache, "-type", "f", check=False)
+    never_made = written.returncode != 0 and "No such file" in written.stderr
+    assert never_made or (written.returncode == 0 and not written.stdout.split()), (
+        f"the pod embedded utterances the image had ({cache}): {written.stdout}{written.stderr}"
     )
-    assert written.stdout.split() == [], f"the pod embedded utterances the image had: {written.stdout}"
 
 
 def test_the_pod_routes_a_medical_question_to_doctor(litellm_pod, vllm):

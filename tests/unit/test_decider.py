@@ -179,15 +179,16 @@ def test_user_turns_are_newest_first_and_limited():
     assert user_turns(messages, max_chars=100, limit=3) == ["4", "3", "2"]
 
 
-def test_sticky_reason_is_reported(decider: RouteDecider):
+def test_a_follow_up_carried_by_the_conversation_has_reason_sticky(decider: RouteDecider):
     messages = [
         {"role": "user", "content": "Solve step by step, a shop sells 12 pens for $3, what do 30 pens cost?"},
         {"role": "assistant", "content": "30 pens cost $7.50."},
         {"role": "user", "content": "ok and now for 45?"},
     ]
+    alone = decider.decide(messages[-1:])
+    assert alone.model != "dcot", f"the control: the follow-up alone must go elsewhere, went to {alone}"
     decision = decider.decide(messages)
-    assert decision.model == "dcot", decision
-    assert decision.reason in {Reason.ROUTE, Reason.STICKY}
+    assert (decision.model, decision.reason) == ("dcot", Reason.STICKY), decision
 
 
 def _as_dict(config) -> dict:

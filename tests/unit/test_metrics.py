@@ -6,6 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
+import numpy as np
 from prometheus_client import REGISTRY
 
 from custom_router import proxy_handler_instance
@@ -60,11 +61,21 @@ def test_a_decision_no_route_took_is_counted_under_route_none():
 
 
 def test_the_margin_is_the_lead_of_the_best_route_over_the_runner_up():
-    decider = RouteDecider(load_routes(DEFAULT_ROUTES_FILE))
+    config = load_routes(DEFAULT_ROUTES_FILE)
+    decider = RouteDecider(config)
     decision = decider.decide(user(MEDICAL))
-    scores = asyncio.run(decider.scores_of(MEDICAL))
-    best, runner_up = sorted(scores.values(), reverse=True)[:2]
-    assert decision.margin is not None and abs(decision.margin - (best - runner_up)) < 1e-9, (
+    # Worked out apart from the decider: the top_k utterances nearest the message, their cosine
+    # similarities summed per route (aggregation `sum`), best minus runner-up.
+    assert config.aggregation == "sum", "this check is written for the default aggregation"
+    named = [(r.name, u) for r in config.routes for u in r.utterances]
+    vectors = np.array(decider.encoder.encode_documents([u for _, u in named]))
+    query = np.array(decider.encoder([MEDICAL])[0])
+    similarity = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+    totals = dict.fromkeys((r.name for r in config.routes), 0.0)
+    for i in np.argsort(-similarity)[: config.top_k]:
+        totals[named[i][0]] += float(similarity[i])
+    best, runner_up = sorted(totals.values(), reverse=True)[:2]
+    assert decision.margin is not None and abs(decision.margin - (best - runner_up)) < 1e-4, (
         f"margin {decision.margin} is not {best} - {runner_up}"
     )
 
@@ -75,10 +86,11 @@ def test_every_route_has_zero_series_before_its_first_request(tmp_path: Path):
     routes.write_text(text, encoding="utf-8")
     LiveRoutes(routes)
     assert sample("semantic_router_decisions_total", route="medic", model="doctor", reason="route") == 0
-    assert sample("semantic_router_unavailable_total", model="doctor", answered_by="phi2") >= 0
+    # sample() fails when a series is missing: these exist from the routes' loading on.
+    sample("semantic_router_unavailable_total", model="doctor", answered_by="phi2")
     assert sample("semantic_router_decision_score_count", route="medic") == 0
     assert sample("semantic_router_decision_margin_count", route="medic") == 0
-    assert sample("semantic_router_reloads_total", result="failure") >= 0
+    sample("semantic_router_reloads_total", result="failure")
 
 
 def test_a_refused_routes_file_is_flagged_until_a_good_one_is_loaded(tmp_path: Path):
