@@ -75,7 +75,7 @@ message that says what to change, and is included where the value it guards is u
 {{- end }}
 {{- end }}
 
-{{/* The runtime adapters volume the chart makes is loaded into one vLLM pod. */}}
+{{/* Runtime adapters are loaded into one vLLM pod, whichever volume holds them. */}}
 {{- define "dmr.validate.runtimeAdapters" -}}
 {{- if ne (int .Values.vllm.replicas) 1 }}
 {{- fail "runtimeAdapters.enabled needs vllm.replicas 1: the proxy loads each adapter through vLLM's Service, which reaches one pod" }}

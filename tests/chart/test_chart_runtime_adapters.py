@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from dmr_tools.chart import env_of, find, render, render_error
 from dmr_tools.paths import CHART
 from dynamic_model_router.runtime import adapters
@@ -63,8 +65,13 @@ def test_an_existing_claim_is_used_instead_of_a_new_one():
     assert volume["persistentVolumeClaim"]["claimName"] == "adapters-of-mine"
 
 
-def test_runtime_adapters_refuse_more_than_one_vllm_replica():
-    error = render_error("runtimeAdapters.enabled=true", "vllm.replicas=2")
+@pytest.mark.parametrize("claim", ["", "adapters-of-mine"], ids=["chart-volume", "existing-claim"])
+def test_runtime_adapters_refuse_more_than_one_vllm_replica_whichever_volume_holds_them(claim: str):
+    error = render_error(
+        "runtimeAdapters.enabled=true",
+        "vllm.replicas=2",
+        f"runtimeAdapters.persistence.existingClaim={claim}",
+    )
     assert "runtimeAdapters.enabled needs vllm.replicas 1" in error, error
 
 
