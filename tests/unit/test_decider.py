@@ -15,44 +15,31 @@ def ask(text: str) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "model"),
     [
-        "I've had a burning pain in my stomach after meals for two weeks, is it an ulcer?",
-        "Can I give my 4 year old ibuprofen for a fever of 39 degrees?",
-        "What are the side effects of stopping sertraline suddenly?",
+        # Patients' health questions.
+        ("I've had a burning pain in my stomach after meals for two weeks, is it an ulcer?", "doctor"),
+        ("Can I give my 4 year old ibuprofen for a fever of 39 degrees?", "doctor"),
+        ("What are the side effects of stopping sertraline suddenly?", "doctor"),
+        # Problems to work out step by step.
+        ("A baker makes 48 muffins and sells them in boxes of 6 at $4 a box. How much does he earn?", "dcot"),
+        ("If x squared minus 5x plus 6 equals zero, what are the values of x?", "dcot"),
+        (
+            "Lucy is taller than Mia and Mia is taller than Zoe. Who is the shortest? Explain step by step.",
+            "dcot",
+        ),
+        # General chat, writing, code and trivia: the base model.
+        ("Good morning! What's a fun thing to do this weekend?", "phi2"),
+        ("Write a limerick about a cat who loves jazz.", "phi2"),
+        ("How do I read a CSV file with pandas?", "phi2"),
+        ("Who painted the Mona Lisa?", "phi2"),
     ],
 )
-def test_patient_health_questions_go_to_doctor(decider: RouteDecider, text: str):
+def test_each_kind_of_message_goes_to_its_model(decider: RouteDecider, text: str, model: str):
     decision = decider.decide(ask(text))
-    assert decision.model == "doctor", f"{text!r} went to {decision}"
-    assert decision.reason == Reason.ROUTE
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "A baker makes 48 muffins and sells them in boxes of 6 at $4 a box. How much does he earn?",
-        "If x squared minus 5x plus 6 equals zero, what are the values of x?",
-        "Lucy is taller than Mia and Mia is taller than Zoe. Who is the shortest? Explain step by step.",
-    ],
-)
-def test_step_by_step_problems_go_to_dcot(decider: RouteDecider, text: str):
-    decision = decider.decide(ask(text))
-    assert decision.model == "dcot", f"{text!r} went to {decision}"
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Good morning! What's a fun thing to do this weekend?",
-        "Write a limerick about a cat who loves jazz.",
-        "How do I read a CSV file with pandas?",
-        "Who painted the Mona Lisa?",
-    ],
-)
-def test_general_chat_writing_code_and_trivia_go_to_the_base_model(decider: RouteDecider, text: str):
-    decision = decider.decide(ask(text))
-    assert decision.model == "phi2", f"{text!r} went to {decision}"
+    assert decision.model == model, f"{text!r} went to {decision}"
+    if model != "phi2":
+        assert decision.reason == Reason.ROUTE, f"a specialist is chosen by its route alone: {decision}"
 
 
 def test_content_parts_are_read_like_plain_text(decider: RouteDecider):
