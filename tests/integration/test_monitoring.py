@@ -5,7 +5,6 @@ edit and a vLLM outage flow; then every dashboard query and every alert's series
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from dmr_tools.chart import find, render
 from dmr_tools.paths import DASHBOARD
@@ -86,16 +86,13 @@ def traffic(stack, proxy, vllm, prometheus, rules) -> dict[str, list[dict[str, A
     # A routes edit the router refuses; the next request makes it look at the file.
     try:
         proxy.routes_file.write_text("routes: [\n", encoding="utf-8")
-        for _ in range(3):
-            proxy.chat(user(MATHS))
-            time.sleep(1.2)
+        seen_by_the_router(proxy, "routes reload failed")
         fired["RouterRoutesReloadFailing"] = wait_for(
             prometheus, rules["RouterRoutesReloadFailing"], "a refused routes file"
         )
     finally:
         proxy.routes_file.write_text(proxy.routes_text, encoding="utf-8")
-    time.sleep(1.2)
-    proxy.chat(user(MATHS))
+    seen_by_the_router(proxy, "routes reloaded")
     wait_for(prometheus, "max(semantic_router_routes_file_rejected) == 0", "the good routes taken back")
 
     # vLLM down: the proxy answers 503 and Prometheus cannot scrape vLLM.
@@ -119,8 +116,34 @@ def traffic(stack, proxy, vllm, prometheus, rules) -> dict[str, list[dict[str, A
             )
     assert proxy.chat(user(MATHS), model="doctor").status_code == 200
     assert proxy.chat([]).status_code == 400
-    time.sleep(11)  # two scrapes
+    # Prometheus has scraped the proxy after the last request once it counts that refusal too.
+    refused = proxy_sample(proxy, "semantic_router_requests_refused_total", check="malformed")
+    wait_for(
+        prometheus,
+        f'sum(semantic_router_requests_refused_total{{check="malformed"}}) >= {refused}',
+        "the last scrape",
+    )
     return fired
+
+
+def seen_by_the_router(proxy, line: str) -> None:
+    """Chat until the proxy's log holds one more `line` (the router looks at its file on requests)."""
+    before = proxy.log.text().count(line)
+    until(
+        f"the router logged {line!r} for the routes edit",
+        lambda: proxy.chat(user(MATHS)) is not None and proxy.log.text().count(line) > before,
+        interval_s=1,
+    )
+
+
+def proxy_sample(proxy, name: str, **labels: str) -> float:
+    """A sample's value on the proxy's own /metrics/ now."""
+    page = httpx.get(f"{proxy.url}/metrics/", headers=proxy.headers, timeout=30).text
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    raise AssertionError(f"no {name}{labels} on the proxy's /metrics/")
 
 
 def dashboard_queries() -> list[tuple[str, str]]:

@@ -174,8 +174,9 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
         ),
     )
     only_new = [{**r, "model": "doctor-v2"} if r["name"] == "doctor" else r for r in routes["routes"]]
+    reloads = proxy.log.text().count("routes reloaded")
     write_routes(proxy, {**routes, "routes": [*only_new, PETS_ROUTE]})
-    time.sleep(2)
+    until("the old version's removal reloaded", lambda: proxy.log.text().count("routes reloaded") > reloads)
     assert {proxy.chat(user(text)).headers["x-semantic-route"] for text in openings[:10]} == {"doctor-v2"}
 
 
@@ -207,7 +208,9 @@ def test_a_broken_adapter_is_named_with_its_problem_and_its_route_answered_by_th
     )
 
 
-def test_the_next_good_adapter_still_loads_after_broken_ones(proxy, routes):
+def test_the_next_good_adapter_still_loads_after_broken_ones(proxy, vllm, routes):
+    # The broken adapters' routes replaced pets': the sync that met them must have unloaded it.
+    until("pets unloaded past the broken adapters", lambda: "pets" not in vllm_serves(vllm))
     write_routes(proxy, {**routes, "routes": [*routes["routes"], PETS_ROUTE]})
     until("pets answering again", lambda: proxy.chat(user(PETS)).headers.get("x-semantic-route") == "pets")
 
@@ -250,7 +253,10 @@ def test_a_proxy_starting_with_routes_that_name_an_adapter_loads_it_before_any_r
     stack, proxy, vllm, volume, made, routes, tmp_path: Path
 ):
     # A proxy pod (re)started while the routes name a runtime adapter: no chat is needed first.
-    assert "pets" not in vllm_serves(vllm), "pets must be unloaded before this test"
+    # From a clean start whatever ran before: no route, no folder, nothing loaded.
+    write_routes(proxy, routes)
+    shutil.rmtree(volume / "pets", ignore_errors=True)
+    until("pets unloaded before the new proxy starts", lambda: "pets" not in vllm_serves(vllm))
     drop(made, volume, "pets")
     routes_file = tmp_path / "routes.yaml"
     routes_file.write_text(
