@@ -46,7 +46,12 @@ model's) become vLLM model names, LiteLLM model groups and route targets: one sh
 {{- end }}
 {{- end }}
 
-{{/* The routes file: litellm-configs/routes.yaml with the served models, and adapters' own utterances. */}}
+{{/*
+The routes file: litellm-configs/routes.yaml with the served models, and adapters' own utterances.
+The adapter list decides which specialists exist: a bundled route to an adapter the list leaves
+out is left out too (`adapters: [doctor]` has no dcot route), and every adapter in the list needs a
+route (its utterances here, or the bundled file's route to it), unless it says `routed: false`.
+*/}}
 {{- define "dmr.routesFile" -}}
 {{- $file := .Files.Get "files/routes.yaml" | fromYaml }}
 {{- $served := include "dmr.servedModels" . | fromJsonArray }}
@@ -54,9 +59,15 @@ model's) become vLLM model names, LiteLLM model groups and route targets: one sh
 {{- range .Values.adapters }}{{ if .utterances }}{{ $_ := set $fromValues .name . }}{{ end }}{{ end }}
 {{- $routes := list }}
 {{- range $file.routes }}
-{{- if not (hasKey $fromValues .model) }}
-{{- include "dmr.validate.routeTarget" (dict "route" . "served" $served) }}
+{{- if and (not (hasKey $fromValues .model)) (has .model $served) }}
 {{- $routes = append $routes . }}
+{{- end }}
+{{- end }}
+{{- range $i, $adapter := .Values.adapters }}
+{{- $routed := hasKey $fromValues $adapter.name }}
+{{- range $routes }}{{ if eq .model $adapter.name }}{{ $routed = true }}{{ end }}{{ end }}
+{{- if not (or $routed (eq (toString $adapter.routed) "false")) }}
+{{- include "dmr.validate.adapterRouted" (dict "index" $i "name" $adapter.name) }}
 {{- end }}
 {{- end }}
 {{- range .Values.adapters }}

@@ -36,11 +36,9 @@ message that says what to change, and is included where the value it guards is u
 {{- end }}
 {{- end }}
 
-{{/* A route of the bundled routes file targets a served model. Call with (dict "route" . "served" $served). */}}
-{{- define "dmr.validate.routeTarget" -}}
-{{- if not (has .route.model .served) }}
-{{- fail (printf "routes: route %q targets model %q, which is not served; add %q to adapters, or remove the route from litellm-configs/routes.yaml" .route.name .route.model .route.model) }}
-{{- end }}
+{{/* An adapter no route reaches. Call with (dict "index" $i "name" .name). */}}
+{{- define "dmr.validate.adapterRouted" -}}
+{{- fail (printf "adapters[%d] (%s) has no route: add its utterances (a few dozen messages in your users' words) to route requests to it, or set routed: false to serve it only to clients that name it" .index .name) }}
 {{- end }}
 
 {{/* An image reference: a digest of the right shape, or at least a tag. Call like dmr.image. */}}

@@ -185,7 +185,11 @@ def test_every_object_carries_the_common_labels_and_a_component():
         (("colour=blue",), (), "additional properties 'colour' not allowed"),
         (("adapters[0].name=Bad_Name!",), (), 'adapters[0].name "Bad_Name!": a model name is lowercase'),
         (("baseModel.storageUri=models/phi2",), (), 'baseModel.storageUri "models/phi2": use oci://'),
-        ((), ('adapters=[{"name": "dcot"}]',), 'route "doctor" targets model "doctor", which is not served'),
+        (
+            (),
+            ('adapters=[{"name": "doctor", "rank": 64}, {"name": "dcot", "rank": 64}, {"name": "sql"}]',),
+            "adapters[2] (sql) has no route: add its utterances",
+        ),
         ((), ('adapters=[{"name": "doctor"}, {"name": "doctor"}]',), '"doctor" is listed twice'),
         (("router.virtualModel=phi2",), (), 'router.virtualModel "phi2" is also a served model'),
         ((), ('adapters=[{"name": "doctor", "rank": 600}, {"name": "dcot"}]',), "rank 600 is larger than"),

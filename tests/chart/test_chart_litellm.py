@@ -68,6 +68,27 @@ def test_adapter_utterances_in_values_add_a_route_to_that_adapter():
     assert config.models <= {"phi2", "doctor", "dcot", "sql"}
 
 
+def test_an_adapter_left_out_of_the_list_is_neither_served_nor_routed():
+    config = routes("doctor-only.yaml")
+    assert [(r.name, r.model) for r in config.routes] == [("doctor", "doctor"), ("general", "phi2")]
+    listed = {m["model_name"] for m in proxy_config("doctor-only.yaml")["model_list"]}
+    assert listed == {"auto", "phi2", "doctor"}
+    args = find(render("doctor-only.yaml"), "ServingRuntime")["spec"]["containers"][0]["args"]
+    assert args[args.index("--lora-modules") + 1 :] == ["doctor=/mnt/models/adapters/doctor"]
+    assert [c["route"] for c in helm_test_checks("doctor-only.yaml")] == ["doctor", "general"]
+
+
+def test_an_adapter_marked_routed_false_is_served_without_a_route(tmp_path: Path):
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "adapters: [{name: doctor, rank: 64}, {name: dcot, rank: 64}, {name: sql, routed: false}]\n",
+        encoding="utf-8",
+    )
+    listed = {m["model_name"] for m in proxy_config(str(values))["model_list"]}
+    assert "sql" in listed, "a served adapter is in LiteLLM's model list, so clients can name it"
+    assert "sql" not in routes(str(values)).models
+
+
 def test_adapter_list_routes_and_vllm_agree():
     objects = render("three-adapters.yaml")
     args = find(objects, "ServingRuntime")["spec"]["containers"][0]["args"]

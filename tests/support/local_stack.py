@@ -131,11 +131,15 @@ class Proxy:
         )
 
 
-def proxy_copy(stack: Stack, routes_file: Path, log: Path, **environment_: str) -> tuple[Server, int]:
+def proxy_copy(
+    stack: Stack, routes_file: Path, log: Path, config: Path | None = None, **environment_: str
+) -> tuple[Server, int]:
     """A second proxy run exactly as the stack runs its own (read from /proc), with other routes
-    and these environment variables, and its port."""
+    (and another proxy config, if given) and these environment variables, and its port."""
     pid = stack.run.running("litellm").pid
     env = {**environment(pid), "SEMANTIC_ROUTES_FILE": str(routes_file), **environment_}
     port = free_port()
     cmd = [arg for arg in command_line(pid) if not arg.startswith("--port")] + [f"--port={port}"]
+    if config is not None:
+        cmd[cmd.index("--config") + 1] = str(config)
     return Server.start("litellm-copy", cmd, env, log, port), port

@@ -39,6 +39,10 @@ ADAPTER_FIELDS: dict[str, Any] = {
     "name": {"type": "string", "description": "Model name of the adapter (clients and routes use it)"},
     "path": {"type": "string", "minLength": 1, "description": "Adapter folder in the model source"},
     "rank": {"type": "integer", "minimum": 1, "description": "The adapter's LoRA r (adapter_config.json)"},
+    "routed": {
+        "type": "boolean",
+        "description": "false: served only to clients that name it, with no route (default: it needs a route)",
+    },
 }
 ROUTE_FIELDS = ("utterances", "threshold", "description")
 
