@@ -1,8 +1,9 @@
 """A bounded load run through the proxy: many chats at once, the three routes mixed, some streamed.
 
-Used by tests/test_load.py (a short run) and `make load` (a long one against `make up`'s stack).
-Each message's expected model is where the router sends that message alone, so a run proves
-that concurrency never mixes up decisions. The proxy's memory (RSS) is sampled as requests finish.
+Used by tests/integration/test_load.py (a short run) and `make load` (a long one against `make up`'s
+stack). Each message's expected model is where the running proxy sends that message alone (asked
+one at a time before the load), so a run proves that concurrency never mixes up decisions. The
+proxy's memory (RSS) is sampled as requests finish.
 """
 
 from __future__ import annotations
@@ -17,17 +18,29 @@ from pathlib import Path
 import httpx
 
 from dmr_tools.paths import DATA
-from dynamic_model_router.decide.decider import RouteDecider
-from dynamic_model_router.routes_file import load_routes
 
 EVAL_SET = DATA / "routing-eval.jsonl"
 
 
-def messages_with_expected_models(routes_file: Path) -> list[tuple[str, str]]:
-    """The project's eval messages, each with the model the router picks for it alone."""
-    decider = RouteDecider(load_routes(routes_file))
-    texts = [json.loads(line)["text"] for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line]
-    return [(text, decider.decide([{"role": "user", "content": text}]).model) for text in texts]
+def messages_with_expected_models(url: str, key: str, per_route: int = 20) -> list[tuple[str, str]]:
+    """`per_route` of the project's eval messages of each labelled route, interleaved, each with
+    the model the running proxy routes it to when it is sent alone (one at a time, before any
+    load): what a load run must find again under concurrency."""
+    items = [json.loads(line) for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line]
+    by_route: dict[str, list[str]] = {}
+    for item in items:
+        by_route.setdefault(item["route"], []).append(item["text"])
+    firsts = (texts[:per_route] for texts in by_route.values())
+    interleaved = [text for group in zip(*firsts, strict=False) for text in group]
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+        alone = []
+        for text in interleaved:
+            body = {"model": "auto", "messages": [{"role": "user", "content": text}], "max_tokens": 1}
+            response = client.post("/v1/chat/completions", json=body)
+            response.raise_for_status()
+            alone.append((text, response.headers["x-semantic-route"]))
+    return alone
 
 
 def rss_mb(pid: int) -> float:

@@ -23,7 +23,7 @@ def main(total: int, concurrency: int) -> None:
     proxy = RUN.running("litellm")
     if proxy is None:
         sys.exit("the proxy is not running: run `make up` first")
-    items = messages_with_expected_models(Path(env["ROUTES_FILE"]))
+    items = messages_with_expected_models(env["LITELLM_URL"], env["LITELLM_MASTER_KEY"])
     print(
         f"{total} chats at concurrency {concurrency}, three routes mixed, every 4th streamed ...", flush=True
     )

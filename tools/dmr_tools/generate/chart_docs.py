@@ -41,7 +41,7 @@ ADAPTER_FIELDS: dict[str, Any] = {
     "rank": {"type": "integer", "minimum": 1, "description": "The adapter's LoRA r (adapter_config.json)"},
     "routed": {
         "type": "boolean",
-        "description": "false: served only to clients that name it, with no route (default: it needs a route)",
+        "description": "false: served only to clients that name it, with no route (default: needs a route)",
     },
 }
 ROUTE_FIELDS = ("utterances", "threshold", "description")
