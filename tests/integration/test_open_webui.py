@@ -78,10 +78,30 @@ def test_the_first_screen_suggests_each_specialist_and_no_release_notes_get_in_t
     page.screenshot(path=str(ARTIFACTS / "open-webui-first-screen.png"))
 
 
-@pytest.mark.parametrize(("name", "question", "expected", "rating"), CHATS, ids=[c[0] for c in CHATS])
+@pytest.fixture(scope="module")
+def rated(page: Page, stack, vllm, proxy) -> dict[str, list[str]]:
+    """Each of CHATS asked of `auto` in Open WebUI, answered, and rated by the person: the models
+    vLLM served each one with. The chat test and the export test both read it, so either passes
+    alone and in any order."""
+    return {
+        name: chat_and_rate(page, stack, vllm, proxy, name, question, expected, rating)
+        for name, question, expected, rating in CHATS
+    }
+
+
+@pytest.mark.parametrize(("name", "expected"), [(c[0], c[2]) for c in CHATS], ids=[c[0] for c in CHATS])
 def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model_and_rated(
-    page: Page, stack, vllm, proxy, name: str, question: str, expected: str, rating: str
+    rated: dict[str, list[str]], name: str, expected: str
 ):
+    assert rated[name] == [expected], (
+        f"Open WebUI's {name} chat was served by {rated[name]}, expected {expected}"
+    )
+
+
+def chat_and_rate(
+    page: Page, stack, vllm, proxy, name: str, question: str, expected: str, rating: str
+) -> list[str]:
+    """One chat in the browser: sent, answered with the router's status line, rated with a reason."""
     page.goto(stack.env["OPEN_WEBUI_URL"])  # a new chat each time
     expect(page.locator("#model-selector-model-button")).to_contain_text("auto")
     offset = len(vllm.log.text())
@@ -94,7 +114,6 @@ def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model_and_rate
         timeout_s=90,
         detail=proxy.log.tail,
     )
-    assert served == [expected], f"Open WebUI's {name} chat was served by {served}, expected {expected}"
 
     # The person sees who answered, and an answer: the router's status line, then the reply text.
     expect(page.get_by_text(f"Answered by {expected}")).to_be_visible(timeout=90_000)
@@ -118,9 +137,12 @@ def test_a_chat_with_auto_in_open_webui_is_answered_by_the_routed_model_and_rate
     with page.expect_response(feedback_saved):
         page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Thanks for your feedback!")).to_be_visible()
+    return served
 
 
-def test_the_ratings_export_holds_each_rated_answer_with_the_model_that_gave_it(stack, tmp_path: Path):
+def test_the_ratings_export_holds_each_rated_answer_with_the_model_that_gave_it(
+    stack, rated: dict[str, list[str]], tmp_path: Path
+):
     login = {"email": stack.env["OPEN_WEBUI_ADMIN_EMAIL"], "password": stack.env["OPEN_WEBUI_ADMIN_PASSWORD"]}
     token = httpx.post(f"{stack.env['OPEN_WEBUI_URL']}/api/v1/auths/signin", json=login, timeout=60).json()[
         "token"
