@@ -86,6 +86,14 @@ def drop(made: Path, volume: Path, name: str) -> None:
     staging.rename(volume / name)
 
 
+def present(made: Path, volume: Path, *names: str) -> None:
+    """These adapters in the volume, whatever tests ran before (a reload refuses routes to a model
+    that is neither served nor in the volume)."""
+    for name in names:
+        if not (volume / name).exists():
+            drop(made, volume, name)
+
+
 @pytest.fixture(scope="module")
 def routes(proxy) -> Iterator[dict]:
     """The live routes file as YAML to edit (written with write_routes); put back afterwards."""
@@ -114,6 +122,10 @@ def processes(stack) -> dict[str, int]:
 def test_a_new_adapter_and_its_route_are_served_within_seconds_without_a_restart(
     stack, proxy, vllm, volume, made, routes, processes, record_property
 ):
+    # From no route, no folder and nothing loaded, whatever ran before.
+    write_routes(proxy, routes)
+    shutil.rmtree(volume / "pets", ignore_errors=True)
+    until("pets not served before it is dropped in", lambda: "pets" not in vllm_serves(vllm))
     offset = len(vllm.log.text())
     started = time.monotonic()
     drop(made, volume, "pets")
@@ -135,7 +147,7 @@ def test_a_new_adapter_and_its_route_are_served_within_seconds_without_a_restart
 def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
     proxy, volume, made, routes, record_property
 ):
-    drop(made, volume, "doctor-v2")
+    present(made, volume, "doctor-v2", "pets")
     edited = [
         {**r, "canary": {"model": "doctor-v2", "share": 0.2}} if r["name"] == "doctor" else r
         for r in routes["routes"]
@@ -184,7 +196,7 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
 def test_a_broken_adapter_is_named_with_its_problem_and_its_route_answered_by_the_base_model(
     proxy, volume, made, routes, name, rank, spoil, problem
 ):
-    drop(made, volume, name)
+    present(made, volume, name)
     write_routes(proxy, {**routes, "routes": [*routes["routes"], {**PETS_ROUTE, "model": name}]})
     response = until(
         f"the route to {name} answered by the base model",
@@ -208,14 +220,21 @@ def test_a_broken_adapter_is_named_with_its_problem_and_its_route_answered_by_th
     )
 
 
-def test_the_next_good_adapter_still_loads_after_broken_ones(proxy, vllm, routes):
-    # The broken adapters' routes replaced pets': the sync that met them must have unloaded it.
-    until("pets unloaded past the broken adapters", lambda: "pets" not in vllm_serves(vllm))
+def test_the_next_good_adapter_still_loads_after_broken_ones(proxy, vllm, volume, made, routes):
+    # A broken adapter where pets' route was: the sync that meets it must go on and unload pets.
+    name = BROKEN[-1][0]
+    present(made, volume, name, "pets")
+    write_routes(proxy, {**routes, "routes": [*routes["routes"], {**PETS_ROUTE, "model": name}]})
+    until(f"{name} met", lambda: proxy.chat(user(PETS)).headers.get("x-semantic-route-unavailable") == name)
+    until("pets unloaded past the broken adapter", lambda: "pets" not in vllm_serves(vllm))
     write_routes(proxy, {**routes, "routes": [*routes["routes"], PETS_ROUTE]})
     until("pets answering again", lambda: proxy.chat(user(PETS)).headers.get("x-semantic-route") == "pets")
 
 
-def test_open_webui_shows_the_new_adapter_answered(stack, vllm):
+def test_open_webui_shows_the_new_adapter_answered(stack, proxy, vllm, volume, made, routes):
+    present(made, volume, "pets")
+    write_routes(proxy, {**routes, "routes": [*routes["routes"], PETS_ROUTE]})
+    until("pets answering", lambda: proxy.chat(user(PETS)).headers.get("x-semantic-route") == "pets")
     with open_webui_page(stack.env) as page:
         offset = len(vllm.log.text())
         page.fill("#chat-input", PETS)
@@ -227,8 +246,9 @@ def test_open_webui_shows_the_new_adapter_answered(stack, vllm):
 
 
 def test_retiring_routes_and_folders_unloads_adapters_and_nothing_fails(
-    stack, proxy, vllm, volume, routes, processes
+    stack, proxy, vllm, volume, made, routes, processes
 ):
+    present(made, volume, "doctor-v2", "pets")
     on_new = [{**r, "model": "doctor-v2"} if r["name"] == "doctor" else r for r in routes["routes"]]
     write_routes(proxy, {**routes, "routes": [*on_new, PETS_ROUTE]})
     until("pets and doctor-v2 in vLLM", lambda: {"pets", "doctor-v2"} <= vllm_serves(vllm))
