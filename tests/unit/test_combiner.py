@@ -23,13 +23,13 @@ THRESHOLDS = dict.fromkeys(ROUTES, 0.5)
 
 def test_the_highest_total_wins_with_the_primary_signals_reason_when_it_is_its_own_best():
     vote = Evidence(scores={"doctor": 2.0, "dcot": 1.0, "general": 0.0}, reason=Reason.ROUTE)
-    assert combine(ROUTES, THRESHOLDS, [vote]) == ("doctor", 2.0, Reason.ROUTE, 1.0, None)
+    assert combine(THRESHOLDS, [vote]) == ("doctor", 2.0, Reason.ROUTE, 1.0, None)
 
 
 def test_a_route_a_later_signal_carried_past_the_primary_choice_takes_that_signals_reason():
     vote = Evidence(scores={"doctor": 0.4, "dcot": 0.6, "general": 0.0}, reason=Reason.ROUTE)
     history = Evidence(scores={"doctor": 1.0}, reason=Reason.STICKY)
-    route, score, reason, margin, model = combine(ROUTES, THRESHOLDS, [vote, history])
+    route, score, reason, margin, model = combine(THRESHOLDS, [vote, history])
     assert (route, reason, model) == ("doctor", Reason.STICKY, None)
     assert score == pytest.approx(1.4) and margin == pytest.approx(0.8)
 
@@ -37,20 +37,20 @@ def test_a_route_a_later_signal_carried_past_the_primary_choice_takes_that_signa
 def test_a_signal_that_silences_others_gives_the_decision_its_reason():
     vote = Evidence(scores={"doctor": 0.0, "dcot": 1.0, "general": 0.0}, reason=Reason.ROUTE)
     topic = Evidence(silences=frozenset({"history"}), reason=Reason.TOPIC_CHANGE)
-    assert combine(ROUTES, THRESHOLDS, [vote, topic])[:3] == ("dcot", 1.0, Reason.TOPIC_CHANGE)
+    assert combine(THRESHOLDS, [vote, topic])[:3] == ("dcot", 1.0, Reason.TOPIC_CHANGE)
 
 
 def test_a_best_total_below_its_routes_threshold_falls_back_with_no_route():
     vote = Evidence(scores={"doctor": 0.3, "dcot": 0.1, "general": 0.0}, reason=Reason.ROUTE)
-    route, score, reason, _, model = combine(ROUTES, THRESHOLDS, [vote])
+    route, score, reason, _, model = combine(THRESHOLDS, [vote])
     assert (route, score, reason, model) == (None, 0.3, Reason.FALLBACK, None)
 
 
 def test_a_signal_naming_a_model_for_the_winning_route_answers_it_and_only_that_route():
     vote = Evidence(scores={"doctor": 2.0, "dcot": 0.0, "general": 0.0}, reason=Reason.ROUTE)
     canary = Evidence(models={"doctor": "doctor-v2", "dcot": "dcot-v2"})
-    assert combine(ROUTES, THRESHOLDS, [vote, canary])[4] == "doctor-v2"
-    assert combine(ROUTES, THRESHOLDS, [vote, Evidence(models={"dcot": "dcot-v2"})])[4] is None
+    assert combine(THRESHOLDS, [vote, canary])[4] == "doctor-v2"
+    assert combine(THRESHOLDS, [vote, Evidence(models={"dcot": "dcot-v2"})])[4] is None
 
 
 @dataclass(frozen=True)

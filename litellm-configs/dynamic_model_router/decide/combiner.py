@@ -19,10 +19,10 @@ from dynamic_model_router.decide.signals.base import Evidence
 Combined = tuple[str | None, float, Reason, float | None, str | None]
 
 
-def combine(routes: Sequence[str], thresholds: dict[str, float], evidence: Sequence[Evidence]) -> Combined:
-    """The winning route of `routes` (in their file order, which breaks ties) given the evidence,
-    the primary signal's first."""
-    totals = dict.fromkeys(routes, 0.0)
+def combine(thresholds: dict[str, float], evidence: Sequence[Evidence]) -> Combined:
+    """The winning route given the evidence, the primary signal's first. `thresholds` holds every
+    route's threshold, in the routes file's order, which breaks ties."""
+    totals = dict.fromkeys(thresholds, 0.0)
     for said in evidence:
         for route, score in said.scores.items():
             totals[route] += score

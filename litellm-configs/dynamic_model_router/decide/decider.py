@@ -93,7 +93,7 @@ class RouteDecider:
                 said = await signal.evidence(conversation)
                 silenced |= said.silences
                 evidence.append(said)
-        route, score, reason, margin, model = combine(list(self._model_of), self._threshold_of, evidence)
+        route, score, reason, margin, model = combine(self._threshold_of, evidence)
         decision = self._decision(route, score, reason, start, margin)
         return decision if model is None else replace(decision, model=model)
 
