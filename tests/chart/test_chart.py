@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from dmr_tools.chart import crd_schemas, helm, pod_spec, render, render_error
-from dmr_tools.paths import CHART, CHART_VALUES, README_GENERATOR, ROOT
+from dmr_tools.paths import CHART, CHART_VALUES, README_GENERATOR
 
 VALUE_FILES = sorted(p.name for p in CHART_VALUES.glob("*.yaml"))
 KUBERNETES_VERSION = "1.31.0"
@@ -313,26 +313,3 @@ def test_every_default_in_the_chart_readme_is_the_one_in_values_yaml():
         if not matches:
             wrong.append(f"{name}: README {cell[:60]} but values.yaml {str(value)[:60]}")
     assert not wrong, "chart/README.md shows other defaults than values.yaml:\n" + "\n".join(wrong)
-
-
-def test_every_object_name_the_docs_give_is_one_the_chart_renders():
-    fullname = "router-dynamic-model-router"
-    objects = render(monitoring=True)  # release "router", as the docs' `helm install router`
-    names = {o["metadata"]["name"] for o in objects}
-    assert fullname + "-routes" in names, f"the chart's names changed: {sorted(names)}"
-    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    wrong = sorted(
-        {
-            f"{doc.name}: <fullname>{suffix}"
-            for doc in docs
-            for suffix in re.findall(r"<fullname>((?:-[a-z0-9]+)*)", doc.read_text(encoding="utf-8"))
-            if suffix and fullname + suffix not in names
-        }
-    )
-    assert not wrong, f"the docs name objects the chart does not render (as {fullname}): {wrong}"
-    stale = [
-        doc.name
-        for doc in docs
-        if "<release>-routes" in doc.read_text() or "<release>-litellm" in doc.read_text()
-    ]
-    assert not stale, f"the docs still name objects <release>-...: {stale}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
@@ -23,9 +25,28 @@ CHROMIUM_ARGS = [
 ]
 
 
+def add_user(env: dict[str, str], name: str) -> tuple[str, str]:
+    """A new Open WebUI account with the role `user`, added by the admin as the Admin Panel does (sign-up
+    is closed once the admin exists): its email and password. Each call makes another account."""
+    base = f"{env['OPEN_WEBUI_URL']}/api/v1/auths"
+    admin = {"email": env["OPEN_WEBUI_ADMIN_EMAIL"], "password": env["OPEN_WEBUI_ADMIN_PASSWORD"]}
+    token = httpx.post(f"{base}/signin", json=admin, timeout=60).raise_for_status().json()["token"]
+    email, password = f"{name}-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
+    added = httpx.post(
+        f"{base}/add",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"name": name, "email": email, "password": password, "role": "user"},
+        timeout=60,
+    )
+    assert added.status_code == 200, f"the admin could not add a user: {added.status_code} {added.text[:200]}"
+    return email, password
+
+
 @contextmanager
-def open_webui_page(env: dict[str, str]) -> Iterator[Page]:
-    """A page logged in to Open WebUI as the admin `make up` made (from the stack's .run/env)."""
+def open_webui_page(env: dict[str, str], login: tuple[str, str] | None = None) -> Iterator[Page]:
+    """A page logged in to Open WebUI as this (email, password), by default the admin `make up` made
+    (from the stack's .run/env)."""
+    email, password = login or (env["OPEN_WEBUI_ADMIN_EMAIL"], env["OPEN_WEBUI_ADMIN_PASSWORD"])
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make setup` first")
     with sync_playwright() as playwright:
@@ -33,8 +54,8 @@ def open_webui_page(env: dict[str, str]) -> Iterator[Page]:
         page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         page.set_default_timeout(60_000)
         page.goto(f"{env['OPEN_WEBUI_URL']}/auth")
-        page.fill("#email", env["OPEN_WEBUI_ADMIN_EMAIL"])
-        page.fill("#password", env["OPEN_WEBUI_ADMIN_PASSWORD"])
+        page.fill("#email", email)
+        page.fill("#password", password)
         page.click("button[type=submit]")
         page.wait_for_selector("#chat-input")
         try:
