@@ -231,7 +231,8 @@ bench: $(VENV)/.installed $(TOOLS)/.installed ## the router's cost and the proxy
 	$(PY) -m dmr_tools.bench.route_bench
 
 # Train the router's encoder on a routes file and labelled examples (a reviewed ratings file,
-# say), then fit the routes' history weight and threshold to it on labelled conversations:
+# say), fit its class head on those and the public data (data/public/), then fit the routes'
+# history weight and threshold to both on labelled conversations:
 # `make train ROUTES=my-routes.yaml EXAMPLES="my-review.jsonl" ENCODER=my-encoder` writes the
 # encoder folder and ENCODER/routes.yaml, a copy of the routes that loads it (docs/learning.md).
 ROUTES ?= litellm-configs/routes.yaml
@@ -239,11 +240,15 @@ TRAINING_DATA := $(TRAINING)/data
 EXAMPLES ?= $(TRAINING_DATA)/examples.jsonl
 FOLLOW_UPS ?= $(TRAINING_DATA)/follow-ups.txt
 FIT_DATA ?= $(TRAINING_DATA)/conversations.jsonl
+PUBLIC_EXAMPLES ?= $(sort $(wildcard $(TRAINING_DATA)/public/*.jsonl))
 ENCODER ?= .cache/encoder
-train: $(TRAIN_VENV)/.installed $(VENV)/.installed ## train the router's encoder and fit its conversation settings (ROUTES, EXAMPLES, ENCODER)
+train: $(TRAIN_VENV)/.installed $(VENV)/.installed ## train the router's encoder and class head, fit its conversation settings (ROUTES, EXAMPLES, ENCODER)
 	$(TRAIN_VENV)/bin/python -m dynamic_model_router.training.train --routes $(ROUTES) --examples $(EXAMPLES) \
 	  --follow-ups $(FOLLOW_UPS) --out $(ENCODER)
+	$(PY) -m dynamic_model_router.training.head --routes $(ROUTES) --encoder $(ENCODER) --examples $(EXAMPLES) $(PUBLIC_EXAMPLES)
 	$(PY) -m dynamic_model_router.training.fit --routes $(ROUTES) --encoder $(ENCODER) --data $(FIT_DATA) -o $(ENCODER)/routes.yaml
 
-eval: $(VENV)/.installed ## the routes' accuracy and confusion on labelled data (DATA=files, PNG=picture)
-	$(PY) -m dynamic_model_router.training.evaluate $(or $(DATA),tests/data/routing-eval.jsonl tests/data/conversations-eval.jsonl tests/data/borders-eval.jsonl) --png $(or $(PNG),images/eval.png)
+# Default: every labelled set of the project, and the public benchmark when it lies beside the clone.
+EVAL_DATA := $(sort $(wildcard tests/data/*.jsonl)) $(wildcard ../shared/datasets/routing-dev.jsonl)
+eval: $(VENV)/.installed ## the routes' accuracy, per-set table and confusion on labelled data (DATA=files, PNG=picture)
+	$(PY) -m dynamic_model_router.training.evaluate $(or $(DATA),$(EVAL_DATA)) $(if $(PNG),--png $(PNG))

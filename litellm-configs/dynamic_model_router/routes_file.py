@@ -80,6 +80,14 @@ class RouteConfig(_Strict):
     model: Name = Field(description="The model (adapter) this route's requests go to")
     utterances: tuple[Name, ...] = Field(min_length=1, description="Example user messages for this route")
     threshold: Score | None = Field(None, description="The score this route needs; default: the top level's")
+    prefer_when_close: float = Field(
+        0.0,
+        strict=True,
+        ge=0,
+        lt=1,
+        description="Recall before precision: this route also wins when its score is at least (1 - this) "
+        "times the best route's and clears its threshold (0: only when it is the best)",
+    )
     description: Text | None = None
     canary: CanaryConfig | None = Field(
         None,
@@ -101,7 +109,8 @@ class RoutesConfig(_Strict):
     threshold: Score = Field(
         0.3,
         description="The score a route needs unless it sets its own: the top_k nearest utterances' "
-        "cosine similarities combined by aggregation (0..1 for mean and max, 0..top_k for sum)",
+        "cosine similarities combined by aggregation (0..1 for mean and max, 0..top_k for sum), plus "
+        "up to class_head_weight from the class head for a message on its own",
     )
     top_k: int = Field(5, strict=True, ge=1)
     aggregation: Literal["mean", "max", "sum"] = "sum"
@@ -113,6 +122,12 @@ class RoutesConfig(_Strict):
     )
     history_weight: Score = Field(
         0.6, description="Weight of the previous user turn's scores (squared for the one before, ...)"
+    )
+    class_head_weight: Score | None = Field(
+        None,
+        description="How much the encoder's class head (head.json beside its model) adds to a text's "
+        "score for each route: its probability for the route times this. Empty: the weight it was "
+        "fitted with; 0: off. Routes the head does not know get nothing from it",
     )
     topic_change_phrases: tuple[Name, ...] = Field(
         (),

@@ -46,12 +46,14 @@ def test_new_utterances_in_the_live_routes_file_move_the_next_request_without_a_
     api, proxy, restore_routes
 ):
     assert routed_model(api, GENERAL) == "phi2", "the puppy question should start on the base model"
+    logged = len(proxy.log.text())
     routes = yaml.safe_load(restore_routes.read_text(encoding="utf-8"))
     [dcot] = [route for route in routes["routes"] if route["model"] == "dcot"]
     dcot["utterances"] += PET_NAMING
     restore_routes.write_text(yaml.safe_dump(routes), encoding="utf-8")
     wait_for_route(api, proxy, "dcot", GENERAL)
     assert "routes reloaded from" in proxy.log.text()
+    assert '"event": "class_head_off"' in proxy.log.text()[logged:], "the edit left the class head on"
     assert routed_model(api) == "doctor", "an unrelated question moved with the edit"
 
 

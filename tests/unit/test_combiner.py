@@ -13,7 +13,7 @@ from dynamic_model_router.decide.combiner import combine
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.decide.decision import Reason
 from dynamic_model_router.decide.signals import SIGNALS
-from dynamic_model_router.decide.signals.base import Conversation, Evidence, TextScores
+from dynamic_model_router.decide.signals.base import Conversation, Evidence, Lookups
 from dynamic_model_router.routes_file import RoutesConfig
 from support.prompts import GENERAL, user
 
@@ -53,6 +53,19 @@ def test_a_signal_naming_a_model_for_the_winning_route_answers_it_and_only_that_
     assert combine(THRESHOLDS, [vote, Evidence(models={"dcot": "dcot-v2"})])[4] is None
 
 
+def test_a_route_that_puts_recall_first_wins_a_close_call_and_only_a_close_call():
+    vote = Evidence(scores={"doctor": 1.6, "dcot": 0.0, "general": 2.0}, reason=Reason.ROUTE)
+    route, score, _, margin, _ = combine(THRESHOLDS, [vote], {"doctor": 0.25})
+    assert (route, score) == ("doctor", 1.6) and margin == pytest.approx(-0.4)
+    assert combine(THRESHOLDS, [vote], {"doctor": 0.15})[0] == "general", "1.6 is not within 15% of 2.0"
+    assert combine(THRESHOLDS, [vote])[0] == "general", "without prefer_when_close the best total wins"
+
+
+def test_a_close_call_still_needs_the_preferred_routes_threshold():
+    vote = Evidence(scores={"doctor": 0.45, "dcot": 0.0, "general": 0.5}, reason=Reason.ROUTE)
+    assert combine(THRESHOLDS, [vote], {"doctor": 0.5})[0] == "general"
+
+
 @dataclass(frozen=True)
 class AlwaysDcot:
     """A test signal: every request leans hard towards dcot."""
@@ -63,7 +76,7 @@ class AlwaysDcot:
         return Evidence(scores={"dcot": 100.0})
 
 
-def always_dcot(config: RoutesConfig, scores: TextScores) -> AlwaysDcot:
+def always_dcot(config: RoutesConfig, lookups: Lookups) -> AlwaysDcot:
     return AlwaysDcot()
 
 

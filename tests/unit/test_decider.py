@@ -61,10 +61,13 @@ def test_latest_user_turn_decides_not_the_system_prompt_or_assistant(decider: Ro
     assert decision.model == "phi2", decision
 
 
-def test_nothing_confident_falls_back_to_the_base_model(default_routes):
-    # A sum over top_k similarities never exceeds top_k, so this threshold is never reached.
-    unreachable = default_routes.top_k + 1
-    strict = RouteDecider(parse_routes({**_as_dict(default_routes), "threshold": unreachable}))
+def test_nothing_confident_falls_back_to_the_base_model(default_routes, decider):
+    # A sum over top_k similarities never exceeds top_k, nor the class head's share its weight, so
+    # this threshold is never reached.
+    unreachable = default_routes.top_k + decider.head_weight + 1
+    strict = RouteDecider(
+        parse_routes({**_as_dict(default_routes), "threshold": unreachable}), decider.encoder
+    )
     decision = strict.decide(ask("I have a headache and a fever"))
     assert (decision.model, decision.route, decision.reason) == ("phi2", None, Reason.FALLBACK)
     assert decision.score is not None and 0 < decision.score < unreachable

@@ -50,6 +50,25 @@ def test_eval_reports_accuracy_confusion_and_misrouted_items(data: Path, tmp_pat
     assert all(r.threshold is not None for r in written.routes), "swept thresholds were not written back"
 
 
+def test_eval_ends_with_a_table_of_every_set_with_precision_and_recall_split_by_source(
+    data: Path, tmp_path: Path, capsys
+):
+    sourced = tmp_path / "bench.jsonl"
+    rows = [
+        {**ITEMS[0], "source": "site-a"},
+        {**ITEMS[1], "source": "site-b"},
+        {**ITEMS[2], "source": "site-b"},
+    ]
+    sourced.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main([str(data), str(sourced)]) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert table[0] == "| set | items | accuracy | dcot P / R | doctor P / R | phi2 P / R |", table
+    assert table[1] == "| labelled.jsonl | 5 | 0.800 | 1.000 / 1.000 | 1.000 / 0.667 | 0.500 / 1.000 |", table
+    assert table[2].startswith("| bench.jsonl | 3 | 1.000 |"), table
+    assert table[3] == "| bench.jsonl: site-a | 1 | 1.000 | - | 1.000 / 1.000 | - |", table
+    assert table[4].startswith("| bench.jsonl: site-b | 2 | 1.000 | 1.000 / 1.000 |"), table
+
+
 def test_bad_lines_are_reported_with_file_and_line(tmp_path: Path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"text": "ok", "route": "phi2"}\n{"route": "phi2"}\n', encoding="utf-8")

@@ -113,7 +113,7 @@ def test_missing_file_names_the_file(tmp_path: Path):
 def test_the_checked_in_json_schema_is_the_one_the_models_generate():
     assert SCHEMA_FILE.read_text(encoding="utf-8") == json_schema(), (
         "routes.schema.json is stale; write it again with "
-        "`python litellm-configs/route_config.py > litellm-configs/routes.schema.json`"
+        "`python -m dynamic_model_router.routes_file > litellm-configs/routes.schema.json`"
     )
 
 

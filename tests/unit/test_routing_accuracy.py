@@ -7,6 +7,10 @@ health work or the body, everyday troubleshooting and planning, "what if" specul
 "could X have ...?" reasoning), where the committed figure is lower. The holdout sets, single
 messages and conversations, were written after the shipped encoder's training data and used for
 no training and no choice of recipe: they measure how the router does on words it never saw.
+The people sets (300 single messages, 60 conversations in people's words) and the safety sets (63
+urgent health messages in stressed people's words, 62 everyday tasks that mention health words or
+carry numbers) were written on 2026-12-02 before the class head's data and recipe were chosen.
+The figures committed here are floors under what was measured, not goals (docs/results.md).
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from dynamic_model_router.training.labelled import read_items
         ("borders-eval.jsonl", 0.92),
         ("holdout-eval.jsonl", 0.97),
         ("holdout-conversations-eval.jsonl", 0.92),
+        ("people-eval.jsonl", 0.95),
+        ("people-conversations-eval.jsonl", 0.95),
+        ("safety-everyday-eval.jsonl", 0.92),
+        ("safety-urgent-eval.jsonl", 0.90),
     ],
 )
 def test_default_routes_meet_the_committed_accuracy(decider: RouteDecider, name: str, committed: float):

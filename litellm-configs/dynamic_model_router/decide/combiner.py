@@ -1,7 +1,9 @@
 """One combiner turns the signals' evidence into a decision with its reason.
 
 Each route's total is the sum of the scores the signals gave it; the highest total wins if it
-clears the route's threshold, else the base model answers (reason `fallback`). The reason of a
+clears the route's threshold, else the base model answers (reason `fallback`). A route that puts
+recall first (`prefer_when_close`) wins a close call: when its total clears its threshold and is
+at least (1 - prefer_when_close) times the best total. The reason of a
 routed decision is the first that holds of: a signal that silenced others gave one (topic change);
 the winner is the primary signal's own best (`route`); the reason of the first other signal that
 added to the winner and names one (`sticky` for the history); else `route`. A signal may name
@@ -10,7 +12,7 @@ the model that answers the winning route instead of its own (a canary).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dynamic_model_router.decide.decision import Reason
 from dynamic_model_router.decide.signals.base import Evidence
@@ -19,14 +21,25 @@ from dynamic_model_router.decide.signals.base import Evidence
 Combined = tuple[str | None, float, Reason, float | None, str | None]
 
 
-def combine(thresholds: dict[str, float], evidence: Sequence[Evidence]) -> Combined:
+def combine(
+    thresholds: dict[str, float], evidence: Sequence[Evidence], prefer_when_close: Mapping[str, float] = {}
+) -> Combined:
     """The winning route given the evidence, the primary signal's first. `thresholds` holds every
-    route's threshold, in the routes file's order, which breaks ties."""
+    route's threshold, in the routes file's order, which breaks ties; `prefer_when_close` the
+    routes that put recall first."""
     totals = dict.fromkeys(thresholds, 0.0)
     for said in evidence:
         for route, score in said.scores.items():
             totals[route] += score
     route, *others = sorted(totals, key=totals.__getitem__, reverse=True)
+    for preferred, share in prefer_when_close.items():
+        close = (
+            totals[preferred] >= (1 - share) * totals[route] and totals[preferred] >= thresholds[preferred]
+        )
+        if preferred != route and close:
+            others = [route, *(r for r in others if r != preferred)]
+            route = preferred
+            break
     margin = totals[route] - totals[others[0]] if others else None
     if totals[route] < thresholds[route]:
         return None, totals[route], Reason.FALLBACK, margin, None

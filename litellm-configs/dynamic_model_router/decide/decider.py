@@ -15,17 +15,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from semantic_router import Route
 from semantic_router.encoders import DenseEncoder
 from semantic_router.routers import IndexedRouter
 
+from dynamic_model_router.decide.class_head import ClassHead, load_head, usable_head
 from dynamic_model_router.decide.combiner import combine
 from dynamic_model_router.decide.conversation import user_turns
 from dynamic_model_router.decide.decision import Decision, Reason
 from dynamic_model_router.decide.signals import SIGNALS
-from dynamic_model_router.decide.signals.base import Conversation, Evidence, Signal
+from dynamic_model_router.decide.signals.base import Conversation, Evidence, Lookups, Signal
 from dynamic_model_router.encoding.encoder import load_encoder
 from dynamic_model_router.log import event
 from dynamic_model_router.routes_file import RoutesConfig
@@ -34,13 +36,25 @@ from dynamic_model_router.routes_file import RoutesConfig
 class RouteDecider:
     """Decides where a chat request goes, for one validated routes configuration."""
 
-    def __init__(self, config: RoutesConfig, encoder: DenseEncoder | None = None):
+    def __init__(
+        self, config: RoutesConfig, encoder: DenseEncoder | None = None, head: ClassHead | None = None
+    ):
+        """`head`: the class head; by default the one beside the encoder's model, if any."""
         self.config = config
         self.encoder = encoder if encoder is not None else load_encoder(config.encoder)
+        sha256 = str(getattr(self.encoder, "model_sha256", ""))
+        if head is None and sha256:
+            head = load_head(Path(self.encoder.model_path), sha256)  # type: ignore[attr-defined]
+        weight = (
+            config.class_head_weight if config.class_head_weight is not None else (head.weight if head else 0)
+        )
+        self.head: ClassHead | None = usable_head(head, config) if weight else None
+        self.head_weight = float(weight) if self.head else 0.0
         self._model_of = {r.name: r.model for r in config.routes}
         self._threshold_of = {
             r.name: r.threshold if r.threshold is not None else config.threshold for r in config.routes
         }
+        self._prefer_when_close = {r.name: r.prefer_when_close for r in config.routes if r.prefer_when_close}
         self.router = IndexedRouter(
             encoder=self.encoder,
             routes=[
@@ -56,8 +70,9 @@ class RouteDecider:
             aggregation=config.aggregation,  # type: ignore[arg-type]
             confidence_threshold=config.threshold,
         )
+        lookups = Lookups(self.scores_of, self.head_of if self.head else None, self.head_weight)
         self.signals: tuple[Signal, ...] = tuple(
-            signal for make in SIGNALS if (signal := make(config, self.scores_of)) is not None
+            signal for make in SIGNALS if (signal := make(config, lookups)) is not None
         )
         # Earlier turns of a conversation come back with every follow-up; remembering
         # their scores keeps a follow-up's cost at one embedding.
@@ -79,6 +94,14 @@ class RouteDecider:
             self._recent.popitem(last=False)
         return scores
 
+    async def head_of(self, text: str) -> dict[str, float]:
+        """Every route's probability for one text, from the class head."""
+        assert self.head is not None
+        # The vote embedded this text a moment ago: the encoder remembers its vector.
+        (vector,) = await self.encoder.aencode_queries([text])  # type: ignore[attr-defined]
+        found = self.head.probabilities(vector)
+        return {route: p for route, p in found.items() if route in self._model_of}
+
     async def adecide(self, messages: Any) -> Decision:
         """Where this conversation's next answer should come from. Never raises on bad input."""
         start = time.perf_counter()
@@ -93,7 +116,7 @@ class RouteDecider:
                 said = await signal.evidence(conversation)
                 silenced |= said.silences
                 evidence.append(said)
-        route, score, reason, margin, model = combine(self._threshold_of, evidence)
+        route, score, reason, margin, model = combine(self._threshold_of, evidence, self._prefer_when_close)
         decision = self._decision(route, score, reason, start, margin)
         return decision if model is None else replace(decision, model=model)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ SHIPPED_MODEL_SHA256 = "8223c2f9f98f07ca2774c2da99b677e6534a93eb31ccbd48cadf264c
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 MODEL_FILE = "model.onnx"
 _EMBEDDING_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedding")
+_RECENT_QUERIES = 256
+_RECENT_LOCK = threading.Lock()
 
 
 def _sha256(path: Path) -> str:
@@ -83,19 +87,45 @@ class OfflineFastEmbedEncoder(FastEmbedEncoder, AsymmetricDenseMixin):
     """
 
     model_path: str
+    model_sha256: str = ""
     cache: Any = None
+    # The last messages' vectors: the utterance vote and the class head read the same message's
+    # vector, and it is embedded once.
+    recent: Any = None
 
     def _initialize_client(self) -> Any:
         return TextEmbedding(self.name, specific_model_path=self.model_path, threads=self.threads)
 
+    def _remembered(self, docs: list[str]) -> list[list[float]] | None:
+        if self.recent is None or len(docs) != 1:
+            return None
+        with _RECENT_LOCK:
+            vector = self.recent.get(docs[0])
+            if vector is not None:
+                self.recent.move_to_end(docs[0])
+        return None if vector is None else [vector]
+
+    def _remember(self, docs: list[str], vectors: list[list[float]]) -> list[list[float]]:
+        if len(docs) == 1:
+            with _RECENT_LOCK:
+                if self.recent is None:
+                    self.recent = OrderedDict()
+                self.recent[docs[0]] = vectors[0]
+                if len(self.recent) > _RECENT_QUERIES:
+                    self.recent.popitem(last=False)
+        return vectors
+
     def encode_queries(self, docs: list[str]) -> list[list[float]]:
-        return self(docs)
+        return self._remembered(docs) or self._remember(docs, self(docs))
 
     async def aencode_queries(self, docs: list[str]) -> list[list[float]]:
+        if remembered := self._remembered(docs):
+            return remembered
         # One embedding at a time, on one worker thread: concurrent ONNX runs would take every
         # core from the proxy's event loop (measured: 0.78 of the proxy's throughput at
         # concurrency 16 with the loop's default executor).
-        return await asyncio.get_running_loop().run_in_executor(_EMBEDDING_THREAD, self.__call__, docs)
+        vectors = await asyncio.get_running_loop().run_in_executor(_EMBEDDING_THREAD, self.__call__, docs)
+        return self._remember(docs, vectors)
 
     def encode_documents(self, docs: list[str]) -> list[list[float]]:
         if self.cache is None:
@@ -142,5 +172,6 @@ def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
             f"encoder.dimension is {config.dimension}, but {folder / MODEL_FILE} gives vectors of "
             f"{size}; set encoder.dimension to {size}"
         )
+    encoder.model_sha256 = actual
     encoder.cache = EmbeddingCache.from_environment(hashlib.sha256(f"{actual}\0{name}".encode()).hexdigest())
     return encoder

@@ -44,6 +44,17 @@ class Report:
     def _correct(self) -> list[bool]:
         return [d.model == i.expected for i, d in zip(self.items, self.decisions, strict=True)]
 
+    def precision_recall(self, model: str) -> tuple[float, float]:
+        confusion = self.confusion()
+        routed = sum(v for (_, got), v in confusion.items() if got == model)
+        expected = sum(v for (want, _), v in confusion.items() if want == model)
+        hit = confusion[(model, model)]
+        return (hit / routed if routed else 0.0), (hit / expected if expected else 0.0)
+
+    def part(self, keep: list[bool]) -> Report:
+        pairs = [(i, d) for i, d, k in zip(self.items, self.decisions, keep, strict=True) if k]
+        return Report(self.config, [i for i, _ in pairs], [d for _, d in pairs])
+
     def confusion(self) -> Counter[tuple[str, str]]:
         return Counter((i.expected, d.model) for i, d in zip(self.items, self.decisions, strict=True))
 
@@ -57,11 +68,8 @@ class Report:
             "model      precision  recall   n",
         ]
         for m in models:
-            routed = sum(v for (_, got), v in confusion.items() if got == m)
+            precision, recall = self.precision_recall(m)
             expected = sum(v for (want, _), v in confusion.items() if want == m)
-            hit = confusion[(m, m)]
-            precision = hit / routed if routed else 0.0
-            recall = hit / expected if expected else 0.0
             lines.append(f"{m:<10} {precision:9.3f} {recall:7.3f} {expected:4d}")
         lines += [
             "",
@@ -78,6 +86,31 @@ class Report:
             text = " ".join(item.text.split())[:110]
             lines.append(f"  {item.expected} -> {d.model} ({d.reason}, {score}): {text}")
         return "\n".join(lines)
+
+
+def table(reports: dict[str, Report]) -> str:
+    """One markdown row per data set: items, accuracy, and each model's precision / recall."""
+    models = sorted({m for r in reports.values() for m in r.models})
+    head = ["set", "items", "accuracy", *(f"{m} P / R" for m in models)]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, report in reports.items():
+        cells = [name, str(len(report.items)), f"{report.accuracy:.3f}"]
+        for m in models:
+            expected = any(i.expected == m for i in report.items)
+            precision, recall = report.precision_recall(m)
+            cells.append(f"{precision:.3f} / {recall:.3f}" if expected else "-")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def by_source(name: str, report: Report) -> dict[str, Report]:
+    """The report split by the repository its items came from (`owner/name:path`; none: no split)."""
+
+    def repository(item: Item) -> str | None:
+        return item.source.split(":")[0] if item.source else None
+
+    sources = sorted({r for i in report.items if (r := repository(i))})
+    return {f"{name}: {s}": report.part([repository(i) == s for i in report.items]) for s in sources}
 
 
 def evaluate(decider: RouteDecider, items: list[Item]) -> Report:
@@ -221,10 +254,12 @@ def main(argv: list[str] | None = None) -> int:
 
     config = load_routes(args.routes)
     decider = RouteDecider(config)
+    reports: dict[str, Report] = {}
     for path in args.data:
         labelled = read_labelled(path)
         items = labelled.items
         report = evaluate(decider, items)
+        reports[path.name] = report
         waiting = f"; {labelled.unlabelled} rows not marked yet, left out" if labelled.unlabelled else ""
         print(f"== {path} with {args.routes} ({len(items)} items{waiting})")
         print(report.text(args.show_misrouted))
@@ -232,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             png = args.png if len(args.data) == 1 else args.png.with_stem(f"{args.png.stem}-{path.stem}")
             plot(report, png)
             print(f"\nwrote {png}")
+    split = {n: r for name, report in reports.items() for n, r in by_source(name, report).items()}
+    print(f"\n{table({**reports, **split})}")
     # Sweeping and fitting use the first data set: fit on one set, measure on another.
     items = read_labelled(args.data[0]).items
     # With every threshold at zero each decision names the best route and its score.

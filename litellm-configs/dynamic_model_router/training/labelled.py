@@ -20,6 +20,8 @@ from typing import Any
 class Item:
     messages: list[dict[str, Any]]
     expected: str
+    # Where the row came from, when the file says (the public benchmark's `source`).
+    source: str | None = None
 
     @property
     def text(self) -> str:
@@ -51,7 +53,8 @@ def read_labelled(path: Path) -> Labelled:
             messages = row["messages"] if "messages" in row else [{"role": "user", "content": row["text"]}]
             if not isinstance(messages, list) or not messages:
                 raise ValueError("'messages' must be a non-empty list")
-            found.items.append(Item(messages, str(row["route"])))
+            source = row.get("source")
+            found.items.append(Item(messages, str(row["route"]), str(source) if source else None))
         except (ValueError, KeyError, TypeError) as e:
             raise SystemExit(f"{path}:{n}: expected {{'text' or 'messages', 'route'}}: {e}") from e
     return found

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dynamic_model_router.decide.signals.base import SignalFactory
 from dynamic_model_router.decide.signals.canary import canary
+from dynamic_model_router.decide.signals.class_head import class_head
 from dynamic_model_router.decide.signals.history import history
 from dynamic_model_router.decide.signals.topic_change import topic_change
 from dynamic_model_router.decide.signals.utterance_vote import utterance_vote
 
 # Topic change runs before history: it silences history, which is then never computed.
-SIGNALS: tuple[SignalFactory, ...] = (utterance_vote, topic_change, history, canary)
+SIGNALS: tuple[SignalFactory, ...] = (utterance_vote, class_head, topic_change, history, canary)

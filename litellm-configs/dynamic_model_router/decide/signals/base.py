@@ -12,6 +12,18 @@ from dynamic_model_router.routes_file import RoutesConfig
 
 # Every route's score for one text (the decider's cached utterance vote over the routes).
 TextScores = Callable[[str], Awaitable[dict[str, float]]]
+# Every route's probability for one text, from the encoder's class head.
+TextProbabilities = Callable[[str], Awaitable[dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What the decider offers every signal of one routes file."""
+
+    scores: TextScores
+    # The class head's probabilities, and the weight they count with (None, 0: no head).
+    head: TextProbabilities | None = None
+    head_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,4 +61,4 @@ class Signal(Protocol):
 class SignalFactory(Protocol):
     """How a signal is registered: built for one routes file, or None when that file turns it off."""
 
-    def __call__(self, config: RoutesConfig, scores: TextScores) -> Signal | None: ...
+    def __call__(self, config: RoutesConfig, lookups: Lookups) -> Signal | None: ...

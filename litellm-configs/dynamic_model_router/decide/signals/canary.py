@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from dynamic_model_router.decide.conversation import conversation_share
-from dynamic_model_router.decide.signals.base import Conversation, Evidence, TextScores
+from dynamic_model_router.decide.signals.base import Conversation, Evidence, Lookups
 from dynamic_model_router.routes_file import CanaryConfig, RoutesConfig
 
 
@@ -23,6 +23,6 @@ class CanarySplit:
         return Evidence(models={r: c.model for r, c in self.canaries.items() if share < c.share})
 
 
-def canary(config: RoutesConfig, scores: TextScores) -> CanarySplit | None:
+def canary(config: RoutesConfig, lookups: Lookups) -> CanarySplit | None:
     canaries = {r.name: r.canary for r in config.routes if r.canary is not None}
     return CanarySplit(canaries, config.max_chars) if canaries else None

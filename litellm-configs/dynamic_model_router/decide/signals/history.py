@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from dynamic_model_router.decide.decision import Reason
-from dynamic_model_router.decide.signals.base import Conversation, Evidence, TextScores
+from dynamic_model_router.decide.signals.base import Conversation, Evidence, Lookups, TextScores
 from dynamic_model_router.routes_file import RoutesConfig
 
 
@@ -30,5 +30,5 @@ class ConversationHistory:
         return Evidence(scores=added, reason=Reason.STICKY)
 
 
-def history(config: RoutesConfig, scores: TextScores) -> ConversationHistory | None:
-    return ConversationHistory(scores, config.history_weight) if config.history_turns else None
+def history(config: RoutesConfig, lookups: Lookups) -> ConversationHistory | None:
+    return ConversationHistory(lookups.scores, config.history_weight) if config.history_turns else None

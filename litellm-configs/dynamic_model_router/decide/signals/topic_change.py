@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from dynamic_model_router.decide.decision import Reason
-from dynamic_model_router.decide.signals.base import Conversation, Evidence, TextScores
+from dynamic_model_router.decide.signals.base import Conversation, Evidence, Lookups
 from dynamic_model_router.decide.signals.history import ConversationHistory
 from dynamic_model_router.routes_file import RoutesConfig
 
@@ -28,7 +28,7 @@ class TopicChange:
         return Evidence(silences=frozenset({ConversationHistory.name}), reason=Reason.TOPIC_CHANGE)
 
 
-def topic_change(config: RoutesConfig, scores: TextScores) -> TopicChange | None:
+def topic_change(config: RoutesConfig, lookups: Lookups) -> TopicChange | None:
     if not config.topic_change_phrases:
         return None
     phrases = "|".join(r"\s+".join(map(re.escape, p.split())) for p in config.topic_change_phrases)

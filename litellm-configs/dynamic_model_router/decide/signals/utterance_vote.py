@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from dynamic_model_router.decide.decision import Reason
-from dynamic_model_router.decide.signals.base import Conversation, Evidence, TextScores
+from dynamic_model_router.decide.signals.base import Conversation, Evidence, Lookups, TextScores
 from dynamic_model_router.routes_file import RoutesConfig
 
 
@@ -20,5 +20,5 @@ class UtteranceVote:
         return Evidence(scores=await self.scores(conversation.turns[0]), reason=Reason.ROUTE)
 
 
-def utterance_vote(config: RoutesConfig, scores: TextScores) -> UtteranceVote:
-    return UtteranceVote(scores)
+def utterance_vote(config: RoutesConfig, lookups: Lookups) -> UtteranceVote:
+    return UtteranceVote(lookups.scores)

@@ -1,0 +1,149 @@
+"""The class head: the shipped one is loaded beside the shipped encoder and adds to the vote; a head
+fitted to another model, or damaged, is left out; and an operator's edit of the utterances takes
+effect at once, without a new fit: the head stays off until it is fitted to the routes as they are."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dynamic_model_router.decide.class_head import FOLLOW_UP, HEAD_FILE, ClassHead, load_head
+from dynamic_model_router.decide.decider import RouteDecider
+from dynamic_model_router.encoding.encoder import SHIPPED_ENCODER, SHIPPED_MODEL_SHA256
+from dynamic_model_router.routes_file import RouteConfig, RoutesConfig, parse_routes
+from dynamic_model_router.training.head import fit_head
+from support.prompts import user
+
+RECORD = {
+    "classes": ["doctor", "general"],
+    "encoder_sha256": "a" * 64,
+    "routes_sha256": "c" * 64,
+    "weights": [[1.0, 0.0], [0.0, 1.0]],
+    "bias": [0.0, 0.0],
+    "weight": 2.0,
+}
+
+
+def test_the_heads_probabilities_sum_to_one_and_follow_its_weights():
+    p = ClassHead.of(RECORD).probabilities([3.0, 4.0])
+    assert p["doctor"] + p["general"] == pytest.approx(1.0) and p["general"] > p["doctor"], p
+
+
+def test_the_shipped_head_is_loaded_with_the_shipped_encoder_and_its_fitted_weight(decider: RouteDecider):
+    record = json.loads((SHIPPED_ENCODER / HEAD_FILE).read_text(encoding="utf-8"))
+    assert record["encoder_sha256"] == SHIPPED_MODEL_SHA256, "head.json was fitted to another encoder"
+    assert decider.head is not None and decider.head_weight == record["weight"] > 0
+
+
+def test_class_head_weight_0_turns_the_head_off(default_routes: RoutesConfig, decider: RouteDecider):
+    off = RouteDecider(default_routes.model_copy(update={"class_head_weight": 0.0}), decider.encoder)
+    assert off.head is None
+    text = "draft a short note for the office fridge asking people to label their food"
+    assert off.decide(user(text)).score != decider.decide(user(text)).score
+
+
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [({**RECORD, "encoder_sha256": "b" * 64}, "fitted to model sha256"), ({**RECORD, "bias": [0.0]}, "bias")],
+    ids=["another-model", "damaged"],
+)
+def test_a_head_fitted_to_another_model_or_damaged_is_left_out_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, record: dict, why: str
+):
+    (tmp_path / HEAD_FILE).write_text(json.dumps(record), encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert load_head(tmp_path, "a" * 64) is None
+    assert "class_head_unusable" in caplog.text and why in caplog.text
+
+
+SQL = RouteConfig(
+    name="sql",
+    model="sql",
+    utterances=(
+        "Write a SQL query that lists customers who ordered more than three times.",
+        "Why does my GROUP BY query fail with a non-aggregated column error?",
+        "How do I join two tables in SQL and keep the rows without a match?",
+        "What is the difference between WHERE and HAVING in SQL?",
+        "How do I add an index to a PostgreSQL table to speed up a query?",
+    ),
+)
+
+
+def test_an_operators_new_route_turns_the_head_off_and_wins_its_messages_at_once(
+    default_routes: RoutesConfig, decider: RouteDecider, caplog: pytest.LogCaptureFixture
+):
+    with caplog.at_level(logging.WARNING):
+        with_sql = RouteDecider(
+            default_routes.model_copy(update={"routes": (*default_routes.routes, SQL)}), decider.encoder
+        )
+    assert with_sql.head is None and "class_head_off" in caplog.text, caplog.text
+    for text in [
+        "my sql left join drops rows that have no match, how do i keep them",
+        "count orders per customer in sql",
+    ]:
+        assert decider.decide(user(text)).model == "phi2", f"{text!r} was not the catch-all's before"
+        assert with_sql.decide(user(text)).model == "sql", f"{text!r} did not reach the new route"
+
+
+def test_an_operators_added_utterances_move_a_message_to_their_route(
+    default_routes: RoutesConfig, decider: RouteDecider
+):
+    text = "how do i get my toddler to eat vegetables without a fight every dinner"
+    before = decider.decide(user(text)).model
+    target = "phi2" if before != "phi2" else "doctor"
+    added = (
+        "How can I get my toddler to eat vegetables at dinner?",
+        "My toddler refuses every vegetable, how do I get him to eat them?",
+        "Tips for a picky toddler who fights about vegetables at dinner",
+    )
+    routes = tuple(
+        r.model_copy(update={"utterances": (*r.utterances, *added)}) if r.model == target else r
+        for r in default_routes.routes
+    )
+    after = RouteDecider(default_routes.model_copy(update={"routes": routes}), decider.encoder)
+    assert after.decide(user(text)).model == target, f"three utterances for {target} did not move {text!r}"
+
+
+def test_fitting_a_head_twice_on_the_same_data_gives_the_same_file_and_it_learns(
+    tmp_path: Path, decider: RouteDecider
+):
+    routes = parse_routes(
+        {
+            "virtual_model": "auto",
+            "default_model": "phi2",
+            "routes": [
+                {
+                    "name": "doctor",
+                    "model": "doctor",
+                    "utterances": ["I have a fever, should I see a doctor?"],
+                },
+                {"name": "dcot", "model": "dcot", "utterances": ["Solve for x, 3x + 7 = 22."]},
+                {"name": "general", "model": "phi2", "utterances": ["Write a short poem about the sea."]},
+            ],
+        }
+    )
+    rows = [
+        ("my ankle is swollen after a fall, should i see someone", "doctor"),
+        ("what helps a migraine that will not go away", "doctor"),
+        ("a train goes 120 km in 1.5 hours, what is its speed", "dcot"),
+        ("if 4 pens cost 6 dollars what do 10 cost", "dcot"),
+        ("write a short poem about rain", "phi2"),
+        ("suggest a name for my bakery", "phi2"),
+    ] * 3
+    examples = tmp_path / "examples.jsonl"
+    examples.write_text(
+        "".join(json.dumps({"text": t, "route": r}) + "\n" for t, r in rows), encoding="utf-8"
+    )
+    first, second = (fit_head(routes, SHIPPED_ENCODER, [examples]) for _ in range(2))
+    first["fit"].pop("seconds"), second["fit"].pop("seconds")
+    assert first == second, "two fits of the same data differ"
+    head = ClassHead.of(first)
+    assert head.classes == ("doctor", "dcot", "general", FOLLOW_UP)
+    assert np.asarray(first["weights"]).shape == (4, 384)
+    (vector,) = decider.encoder(["my knee hurts when i climb stairs"])
+    probabilities = head.probabilities(vector)
+    assert max(probabilities, key=probabilities.__getitem__) == "doctor", probabilities
