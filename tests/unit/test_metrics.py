@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import numpy as np
 from prometheus_client import REGISTRY
 
 from custom_router import proxy_handler_instance
+from dynamic_model_router.decide.class_head import HEAD_FILE
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.decide.decision import Decision, Reason
+from dynamic_model_router.encoding.encoder import SHIPPED_ENCODER
 from dynamic_model_router.observe import metrics
 from dynamic_model_router.request.guards import proxy_guard_instance
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, load_routes
@@ -65,7 +68,8 @@ def test_the_margin_is_the_lead_of_the_best_route_over_the_runner_up():
     decider = RouteDecider(config)
     decision = decider.decide(user(MEDICAL))
     # Worked out apart from the decider: the top_k utterances nearest the message, their cosine
-    # similarities summed per route (aggregation `sum`), best minus runner-up.
+    # similarities summed per route (aggregation `sum`), plus the class head's softmax probability
+    # times its weight (head.json read here, not through the decider), best minus runner-up.
     assert config.aggregation == "sum", "this check is written for the default aggregation"
     named = [(r.name, u) for r in config.routes for u in r.utterances]
     vectors = np.array(decider.encoder.encode_documents([u for _, u in named]))
@@ -74,6 +78,12 @@ def test_the_margin_is_the_lead_of_the_best_route_over_the_runner_up():
     totals = dict.fromkeys((r.name for r in config.routes), 0.0)
     for i in np.argsort(-similarity)[: config.top_k]:
         totals[named[i][0]] += float(similarity[i])
+    head = json.loads((SHIPPED_ENCODER / HEAD_FILE).read_text(encoding="utf-8"))
+    logits = np.array(head["weights"]) @ (query / np.linalg.norm(query)) + np.array(head["bias"])
+    probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    for name, p in zip(head["classes"], probabilities, strict=True):
+        if name in totals:
+            totals[name] += head["weight"] * float(p)
     best, runner_up = sorted(totals.values(), reverse=True)[:2]
     assert decision.margin is not None and abs(decision.margin - (best - runner_up)) < 1e-4, (
         f"margin {decision.margin} is not {best} - {runner_up}"
