@@ -205,18 +205,25 @@ def test_a_proxy_restarted_under_load_fails_requests_only_while_it_is_down(stack
             except httpx.HTTPError as e:  # a reset or truncated answer: something was lost
                 outcomes.append(Outcome(sent, time.monotonic(), text, type(e).__name__, None))
 
+    def answered(since: float = 0.0) -> bool:
+        return any(o.outcome == 200 and o.sent > since for o in list(outcomes))
+
     with ThreadPoolExecutor(4) as pool:
         clients = [pool.submit(client, i) for i in range(4)]
-        time.sleep(5)
-        down_at = time.monotonic()
-        stop(run, "litellm")
-        restarted = stack_up(stack.run_dir, ports)
-        back_at = time.monotonic()
-        time.sleep(5)
-        done.set()
+        try:
+            # Stopped once requests are being answered, and run on until one sent after the restart
+            # is answered too (waiting on answers, not on a clock: a busy machine slows the first).
+            until("a request answered before the stop", answered, timeout_s=120)
+            down_at = time.monotonic()
+            stop(run, "litellm")
+            restarted = stack_up(stack.run_dir, ports)
+            back_at = time.monotonic()
+            assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+            until("a request sent after the restart answered", lambda: answered(back_at), timeout_s=120)
+        finally:
+            done.set()
         for finished in clients:
             finished.result()
-    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     failed = [o for o in outcomes if o.outcome != 200]
     assert failed, "no request was refused: the proxy was never down during the run"
     assert {o.outcome for o in failed} == {"refused"}, f"clients saw more than refused connections: {failed}"
