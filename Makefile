@@ -242,9 +242,14 @@ FOLLOW_UPS ?= $(TRAINING_DATA)/follow-ups.txt
 FIT_DATA ?= $(TRAINING_DATA)/conversations.jsonl
 PUBLIC_EXAMPLES ?= $(sort $(wildcard $(TRAINING_DATA)/public/*.jsonl))
 ENCODER ?= .cache/encoder
+# The encoder training starts from: all-MiniLM-L6-v2 or paraphrase-MiniLM-L3-v2, and public data it
+# also trains on (none by default: the class head learns from it; docs/results.md compares them).
+ENCODER_BASE ?= all-MiniLM-L6-v2
+ENCODER_PUBLIC ?=
 train: $(TRAIN_VENV)/.installed $(VENV)/.installed ## train the router's encoder and class head, fit its conversation settings (ROUTES, EXAMPLES, ENCODER)
 	$(TRAIN_VENV)/bin/python -m dynamic_model_router.training.train --routes $(ROUTES) --examples $(EXAMPLES) \
-	  --follow-ups $(FOLLOW_UPS) --out $(ENCODER)
+	  $(if $(ENCODER_PUBLIC),--public $(ENCODER_PUBLIC) --max-tokens 32) --follow-ups $(FOLLOW_UPS) \
+	  --base $(ENCODER_BASE) --out $(ENCODER)
 	$(PY) -m dynamic_model_router.training.head --routes $(ROUTES) --encoder $(ENCODER) --examples $(EXAMPLES) $(PUBLIC_EXAMPLES)
 	$(PY) -m dynamic_model_router.training.fit --routes $(ROUTES) --encoder $(ENCODER) --data $(FIT_DATA) -o $(ENCODER)/routes.yaml
 

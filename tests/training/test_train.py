@@ -13,7 +13,8 @@ import yaml
 
 from dmr_tools.paths import TRAIN_PYTHON
 from dynamic_model_router.decide.decider import RouteDecider
-from dynamic_model_router.routes_file import EncoderConfig, parse_routes
+from dynamic_model_router.routes_file import parse_routes
+from dynamic_model_router.training.fit import with_encoder
 
 ROUTES = {
     "virtual_model": "auto",
@@ -72,7 +73,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def train(data: Path, out: str, *examples: str) -> dict:
+def train(data: Path, out: str, *examples: str, base: str | None = None) -> dict:
     """`python -m dynamic_model_router.training.train` in the training environment; what it wrote in
     training.json."""
     if not TRAIN_PYTHON.exists():
@@ -81,6 +82,8 @@ def train(data: Path, out: str, *examples: str) -> dict:
     args += ["--out", str(data / out), "--passes", "5"]
     if examples:
         args += ["--examples", *(str(data / e) for e in examples)]
+    if base:
+        args += ["--base", base]
     done = subprocess.run(
         [str(TRAIN_PYTHON), "-m", "dynamic_model_router.training.train", *args],
         capture_output=True,
@@ -92,10 +95,9 @@ def train(data: Path, out: str, *examples: str) -> dict:
     return json.loads((data / out / "training.json").read_text(encoding="utf-8"))
 
 
-def decider_for(data: Path, encoder: str, digest: str) -> RouteDecider:
-    """The small routes, loading the trained encoder as an operator's routes file would."""
-    pinned = EncoderConfig(path=str(data / encoder), sha256=digest)
-    return RouteDecider(parse_routes({**ROUTES, "encoder": pinned.model_dump(exclude_none=True)}))
+def decider_for(data: Path, encoder: str) -> RouteDecider:
+    """The small routes, loading the trained encoder as `make train`'s routes file would."""
+    return RouteDecider(with_encoder(parse_routes(ROUTES), data / encoder))
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +112,8 @@ def test_training_writes_an_int8_encoder_folder_the_router_loads_with_its_sha256
     }
     assert trained["routes_texts"] == {"doctor": 4, "dcot": 4, "general": 4}
     assert trained["follow_ups"]["count"] == len(FOLLOW_UPS)
-    decider = decider_for(data, "encoder", trained["model_sha256"])
+    decider = decider_for(data, "encoder")
+    assert decider.config.encoder.sha256 == trained["model_sha256"]
     decisions = [decider.decide([{"role": "user", "content": r["utterances"][0]}]) for r in ROUTES["routes"]]
     assert [d.model for d in decisions] == ["doctor", "dcot", "phi2"], decisions
     assert (folder / "model.onnx").stat().st_size < 30_000_000, "the weights were not quantized to int8"
@@ -125,15 +128,29 @@ def test_a_labelled_review_file_moves_the_trained_routers_decisions_on_its_own_m
     with_review = train(data, "encoder-reviewed", "review.jsonl")
     assert with_review["routes_texts"]["doctor"] == 4 + len(REVIEW)
 
-    def reaching_their_model(encoder: str, digest: str) -> int:
-        decider = decider_for(data, encoder, digest)
+    def reaching_their_model(encoder: str) -> int:
+        decider = decider_for(data, encoder)
         return sum(
             decider.decide([{"role": "user", "content": r["text"]}]).model == r["route"] for r in REVIEW
         )
 
-    before = reaching_their_model("encoder", trained["model_sha256"])
-    after = reaching_their_model("encoder-reviewed", with_review["model_sha256"])
+    before = reaching_their_model("encoder")
+    after = reaching_their_model("encoder-reviewed")
     assert before < len(REVIEW), "the routes alone already send every reviewed message to its model"
     assert after == len(REVIEW), (
         f"after training on the review file {after} of {len(REVIEW)} reach their model"
     )
+
+
+def test_the_three_layer_minilm_read_back_from_its_onnx_file_trains_into_an_encoder_the_router_loads(data):
+    # The weights are read out of the package's ONNX file; training checks them against that
+    # file's own output before it starts and stops if they differ.
+    record = train(data, "encoder-l3", base="paraphrase-MiniLM-L3-v2")
+    assert (record["base_model"], record["dimension"]) == (
+        "sentence-transformers/paraphrase-MiniLM-L3-v2",
+        384,
+    )
+    decider = decider_for(data, "encoder-l3")
+    assert decider.config.encoder.model == record["base_model"], "the routes file would load another model"
+    decisions = [decider.decide([{"role": "user", "content": r["utterances"][1]}]) for r in ROUTES["routes"]]
+    assert [d.model for d in decisions] == ["doctor", "dcot", "phi2"], decisions

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 from pathlib import Path
 
 import yaml
 
 from dynamic_model_router.decide.decider import RouteDecider
+from dynamic_model_router.encoding.encoder import MODEL_FILE
 from dynamic_model_router.routes_file import RoutesConfig, load_routes
 from dynamic_model_router.training.labelled import Item, read_labelled
 
@@ -46,19 +48,25 @@ def fit(config: RoutesConfig, decider: RouteDecider, items: list[Item]) -> tuple
 
 
 def with_encoder(config: RoutesConfig, encoder: Path) -> RoutesConfig:
-    """The routes, loading the encoder in `encoder` (its sha256 pinned)."""
-    digest = hashlib.sha256((encoder / "model.onnx").read_bytes()).hexdigest()
-    return config.model_copy(
-        update={
-            "encoder": config.encoder.model_copy(update={"path": str(encoder.resolve()), "sha256": digest})
-        }
-    )
+    """The routes, loading the encoder in `encoder` (its sha256 pinned; its base model and vector
+    size from the training.json training wrote, when there is one)."""
+    update = {
+        "path": str(encoder.resolve()),
+        "sha256": hashlib.sha256((encoder / MODEL_FILE).read_bytes()).hexdigest(),
+    }
+    record = encoder / "training.json"
+    if record.is_file():
+        trained = json.loads(record.read_text(encoding="utf-8"))
+        # Encoders trained before training.json recorded a dimension were all-MiniLM-L6-v2's 384.
+        update |= {"model": trained["base_model"], "dimension": trained.get("dimension", 384)}
+    return config.model_copy(update={"encoder": config.encoder.model_copy(update=update)})
 
 
 def write(routes: Path, config: RoutesConfig, out: Path) -> None:
     """`routes` with the encoder, history weight and threshold of `config` (comments are lost)."""
     data = yaml.safe_load(routes.read_text(encoding="utf-8"))
-    data["encoder"].update(path=config.encoder.path, sha256=config.encoder.sha256)
+    chosen = config.encoder.model_dump(include={"model", "path", "sha256", "dimension"}, exclude_none=True)
+    data["encoder"].update(chosen)
     data["history_weight"], data["threshold"] = config.history_weight, config.threshold
     out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 

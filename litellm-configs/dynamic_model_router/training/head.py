@@ -36,6 +36,7 @@ from dynamic_model_router.decide.class_head import FOLLOW_UP, HEAD_FILE, ClassHe
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.encoding.encoder import MODEL_FILE, load_encoder
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesConfig, load_routes
+from dynamic_model_router.training.fit import with_encoder
 from dynamic_model_router.training.train import DEFAULT_FOLLOW_UPS, classes, read_follow_ups, sha256_of
 
 PENALTIES = (0.0, 1e-5, 1e-4)
@@ -107,7 +108,8 @@ def fit_head(
     started = time.monotonic()
     routes = [r.name for r in config.routes] + [FOLLOW_UP]
     texts, labels = labelled_texts(config, example_files, read_follow_ups(follow_ups))
-    encoding = config.encoder.model_copy(update={"path": str(encoder_dir), "threads": os.cpu_count() or 1})
+    config = with_encoder(config, encoder_dir)
+    encoding = config.encoder.model_copy(update={"threads": os.cpu_count() or 1})
     config = config.model_copy(update={"encoder": encoding})
     encoder = load_encoder(config.encoder)
     print(f"==> embedding {len(texts)} texts with {encoder_dir}", flush=True)

