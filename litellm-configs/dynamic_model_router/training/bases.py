@@ -23,10 +23,15 @@ class Base:
     # Sentence vectors of this size; the router needs it for any model fastembed does not know.
     dimension: int = 384
 
+    @property
+    def short(self) -> str:
+        """The name without its organisation: what --base and ENCODER_BASE take."""
+        return self.name.split("/")[-1]
+
 
 MINILM_L6 = Base("sentence-transformers/all-MiniLM-L6-v2", layers=6)
 MINILM_L3 = Base("sentence-transformers/paraphrase-MiniLM-L3-v2", layers=3)
-BASES = {base.name.split("/")[-1]: base for base in (MINILM_L6, MINILM_L3)}
+BASES = {base.short: base for base in (MINILM_L6, MINILM_L3)}
 
 
 def minilm_l6_dir() -> Path:
@@ -90,11 +95,10 @@ def _check_against_onnx(folder: Path, onnx_file: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
     texts = ["my chest hurts when i breathe", "how many apples are left if i eat three of ten"]
-    ours = SentenceTransformer(str(folder), device="cpu").encode(texts, normalize_embeddings=True)
+    model = SentenceTransformer(str(folder), device="cpu")
+    ours = model.encode(texts, normalize_embeddings=True)
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    tokens = SentenceTransformer(str(folder), device="cpu").tokenizer(
-        texts, padding=True, return_tensors="np"
-    )
+    tokens = model.tokenizer(texts, padding=True, return_tensors="np")
     theirs = session.run(
         ["461"], {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
     )
@@ -110,7 +114,7 @@ def folder(base: Base, scratch: Path) -> Path:
         return minilm_l6_dir()
     from safetensors.torch import save_file
 
-    made = scratch / base.name.split("/")[-1]
+    made = scratch / base.short
     shutil.copytree(minilm_l6_dir(), made, ignore=shutil.ignore_patterns("model.safetensors", "*.md"))
     config = json.loads((made / "config.json").read_text(encoding="utf-8"))
     config.update(num_hidden_layers=base.layers, _name_or_path=base.name)

@@ -14,7 +14,6 @@ and that no evaluation set holds: fitting on what you measure on flatters the fi
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -24,7 +23,9 @@ import yaml
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.encoding.encoder import MODEL_FILE
 from dynamic_model_router.routes_file import RoutesConfig, load_routes
+from dynamic_model_router.training.bases import MINILM_L6
 from dynamic_model_router.training.labelled import Item, read_labelled
+from dynamic_model_router.training.train import sha256_of
 
 HISTORY_WEIGHTS = tuple(round(0.1 * n, 1) for n in range(2, 13))
 THRESHOLDS = (0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
@@ -52,13 +53,13 @@ def with_encoder(config: RoutesConfig, encoder: Path) -> RoutesConfig:
     size from the training.json training wrote, when there is one)."""
     update = {
         "path": str(encoder.resolve()),
-        "sha256": hashlib.sha256((encoder / MODEL_FILE).read_bytes()).hexdigest(),
+        "sha256": sha256_of(encoder / MODEL_FILE),
     }
     record = encoder / "training.json"
     if record.is_file():
         trained = json.loads(record.read_text(encoding="utf-8"))
-        # Encoders trained before training.json recorded a dimension were all-MiniLM-L6-v2's 384.
-        update |= {"model": trained["base_model"], "dimension": trained.get("dimension", 384)}
+        # Encoders trained before training.json recorded a dimension were all all-MiniLM-L6-v2.
+        update |= {"model": trained["base_model"], "dimension": trained.get("dimension", MINILM_L6.dimension)}
     return config.model_copy(update={"encoder": config.encoder.model_copy(update=update)})
 
 

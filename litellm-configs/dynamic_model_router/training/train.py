@@ -95,7 +95,7 @@ def pairs(
     route's own and public ones together."""
     rng = random.Random(recipe.seed)
     names = sorted(texts)
-    public = {name: [t for t in (public or {}).get(name, []) if t] for name in names}
+    public = {name: (public or {}).get(name, []) for name in names}
     pool = {name: texts[name] + public[name] for name in names}
     found = []
 
@@ -229,7 +229,7 @@ def train(
     texts = classes(config, example_files)
     own = {text for found in texts.values() for text in found}
     public = {
-        name: [t for t in dict.fromkeys(found) if t not in own]
+        name: [t for t in dict.fromkeys(found) if t and t not in own]
         for name, found in labelled_by_route(config, public_files or []).items()
     }
     turns = read_follow_ups(follow_ups)
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     for field, value in Recipe().__dict__.items():
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
     parser.add_argument(
-        "--base", choices=sorted(bases.BASES), default="all-MiniLM-L6-v2", help="the encoder to start from"
+        "--base", choices=sorted(bases.BASES), default=bases.MINILM_L6.short, help="the encoder to start from"
     )
     parser.add_argument("--fp32", action="store_true", help="keep full-precision weights (for measuring)")
     args = parser.parse_args(argv)
