@@ -238,6 +238,8 @@ bench: $(VENV)/.installed $(TOOLS)/.installed ## the router's cost and the proxy
 ROUTES ?= litellm-configs/routes.yaml
 TRAINING_DATA := $(TRAINING)/data
 EXAMPLES ?= $(TRAINING_DATA)/examples.jsonl
+# Labelled messages only the class head learns from: in the encoder they cost conversations.
+HEAD_EXAMPLES ?= $(TRAINING_DATA)/health-borders.jsonl
 FOLLOW_UPS ?= $(TRAINING_DATA)/follow-ups.txt
 FIT_DATA ?= $(TRAINING_DATA)/conversations.jsonl
 PUBLIC_EXAMPLES ?= $(sort $(wildcard $(TRAINING_DATA)/public/*.jsonl))
@@ -250,7 +252,7 @@ train: $(TRAIN_VENV)/.installed $(VENV)/.installed ## train the router's encoder
 	$(TRAIN_VENV)/bin/python -m dynamic_model_router.training.train --routes $(ROUTES) --examples $(EXAMPLES) \
 	  $(if $(ENCODER_PUBLIC),--public $(ENCODER_PUBLIC) --max-tokens 32) --follow-ups $(FOLLOW_UPS) \
 	  --base $(ENCODER_BASE) --out $(ENCODER)
-	$(PY) -m dynamic_model_router.training.head --routes $(ROUTES) --encoder $(ENCODER) --examples $(EXAMPLES) $(PUBLIC_EXAMPLES)
+	$(PY) -m dynamic_model_router.training.head --routes $(ROUTES) --encoder $(ENCODER) --examples $(EXAMPLES) $(HEAD_EXAMPLES) $(PUBLIC_EXAMPLES)
 	$(PY) -m dynamic_model_router.training.fit --routes $(ROUTES) --encoder $(ENCODER) --data $(FIT_DATA) -o $(ENCODER)/routes.yaml
 
 # Default: every labelled set of the project, and the public benchmark when it lies beside the clone.
