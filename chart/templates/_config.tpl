@@ -23,6 +23,15 @@ model's) become vLLM model names, LiteLLM model groups and route targets: one sh
 {{- $size }}
 {{- end }}
 
+{{/* "true" when an adapter declares its own chat template (checked), else empty. */}}
+{{- define "dmr.ownChatTemplates" -}}
+{{- range $i, $adapter := .Values.adapters }}
+{{- with $adapter.prompt }}{{ with .chat_template }}
+{{- include "dmr.validate.chatTemplate" (dict "index" $i "name" $adapter.name "template" .) }}true
+{{- end }}{{ end }}
+{{- end }}
+{{- end }}
+
 {{- define "dmr.vllmArgs" -}}
 - --port={{ include "dmr.vllm.port" . }}
 - --model=/mnt/models
@@ -30,6 +39,10 @@ model's) become vLLM model names, LiteLLM model groups and route targets: one sh
 - --max-model-len={{ .Values.vllm.maxModelLen }}
 - --gpu-memory-utilization={{ .Values.vllm.gpuMemoryUtilization }}
 - --chat-template=/etc/vllm/chat-template/template.jinja
+{{- if and .Values.vllm.trustRequestChatTemplate (include "dmr.ownChatTemplates" .) }}
+{{- /* Adapters with their own template get it with each request, from the proxy only. */}}
+- --trust-request-chat-template
+{{- end }}
 {{- if or .Values.adapters .Values.runtimeAdapters.enabled }}
 - --enable-lora
 - --max-loras={{ .Values.runtimeAdapters.enabled | ternary (max (len .Values.adapters) (int .Values.runtimeAdapters.maxLoras)) (len .Values.adapters) }}
@@ -80,6 +93,10 @@ route (its utterances here, or the bundled file's route to it), unless it says `
 {{- end }}
 {{- end }}
 {{- $_ := set $file "routes" $routes }}
+{{- $prompts := dict }}
+{{- $_ := include "dmr.ownChatTemplates" . }}
+{{- range .Values.adapters }}{{ if .prompt }}{{ $_ := set $prompts .name .prompt }}{{ end }}{{ end }}
+{{- with $prompts }}{{ $_ := set $file "prompts" . }}{{ end }}
 {{- $_ := set $file "virtual_model" .Values.router.virtualModel }}
 {{- $_ := set $file "default_model" .Values.baseModel.name }}
 {{- toYaml $file }}

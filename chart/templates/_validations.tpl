@@ -41,6 +41,25 @@ message that says what to change, and is included where the value it guards is u
 {{- fail (printf "adapters[%d] (%s) has no route: add its utterances (a few dozen messages in your users' words) to route requests to it, or set routed: false to serve it only to clients that name it" .index .name) }}
 {{- end }}
 
+{{/* An adapter's own chat template, as far as the chart can know (the router renders it, and
+refuses it, when it loads the routes). Call with (dict "index" $i "name" .name "template" .). */}}
+{{- define "dmr.validate.chatTemplate" -}}
+{{- $where := printf "adapters[%d] (%s).prompt.chat_template" .index .name }}
+{{- if not (contains "messages" .template) }}
+{{- fail (printf "%s has no place for the question: it never reads messages, the conversation" $where) }}
+{{- end }}
+{{- range list (list "{%" "%}") (list "{{" "}}") (list "{#" "#}") }}
+{{- if ne (len (splitList (index . 0) $.template)) (len (splitList (index . 1) $.template)) }}
+{{- fail (printf "%s is not a valid Jinja template: its %s and %s do not pair up" $where (index . 0) (index . 1)) }}
+{{- end }}
+{{- end }}
+{{- range list "for" "if" "macro" "raw" "filter" "call" }}
+{{- if ne (len (regexFindAll (printf "\\{%%[-+]?\\s*%s\\b" .) $.template -1)) (len (regexFindAll (printf "\\{%%[-+]?\\s*end%s\\b" .) $.template -1)) }}
+{{- fail (printf "%s is not a valid Jinja template: a {%% %s %%} block is not closed by {%% end%s %%}, or the other way round" $where . .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* An image reference: a digest of the right shape, or at least a tag. Call like dmr.image. */}}
 {{- define "dmr.validate.image" -}}
 {{- if .image.digest }}

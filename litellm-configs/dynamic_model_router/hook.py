@@ -6,7 +6,8 @@ be served. Only requests naming the
 virtual model (`auto`) are routed, through any of the chat, completions and Responses APIs;
 any other model passes through unchanged. The routes file is SEMANTIC_ROUTES_FILE, or
 the shipped routes.yaml (shipped.py); it is checked for edits every SEMANTIC_ROUTES_CHECK_SECONDS
-(default 1).
+(default 1). Whoever chose the model, each model LiteLLM calls is asked the way the routes file's
+`prompts` say (request/prompt_format.py) and its replies shown that way (reply/).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from dynamic_model_router.decide.decider import RouteDecider, served_only
 from dynamic_model_router.decide.decision import METADATA_KEY, Decision, Reason
 from dynamic_model_router.log import log
 from dynamic_model_router.observe import client_notice, metrics
-from dynamic_model_router.request.messages import chat_messages
-from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesError
+from dynamic_model_router.reply import presenter
+from dynamic_model_router.request import prompt_format
+from dynamic_model_router.request.messages import CHAT_CALLS, chat_messages
+from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, PromptConfig, RoutesError
 from dynamic_model_router.runtime import adapters
 from dynamic_model_router.runtime.live_routes import LiveRoutes
 
@@ -87,13 +90,38 @@ class SemanticRouterHook(CustomLogger):
             metrics.observe_unavailable(decision.wanted, decision.model, unavailable[decision.wanted])
         return decision
 
+    def _prompt(self, model: Any) -> PromptConfig | None:
+        """How the routes file says this model is asked, if it says."""
+        return self.routes.decider.config.prompts.get(model) if isinstance(model, str) else None
+
+    async def async_pre_call_deployment_hook(self, kwargs: dict, call_type: Any) -> dict | None:
+        # Runs for each model LiteLLM tries, fallbacks included: each is asked its own way.
+        if getattr(call_type, "value", call_type) not in CHAT_CALLS:
+            return None
+        self.routes.refresh()
+        prompt = self._prompt(model_group(kwargs))
+        return prompt_format.shape(kwargs, prompt) if prompt is not None else None
+
+    def _reply(self, request_data: dict, response: Any) -> str:
+        """How the reply of the model that answered is shown ("plain" when the client asked raw)."""
+        if client_notice.request_header(request_data, presenter.RAW_HEADER) == presenter.RAW:
+            return "plain"
+        prompt = self._prompt(client_notice.answered_by(response) or request_data.get("model"))
+        return prompt.reply if prompt is not None else "plain"
+
+    async def async_post_call_success_hook(self, data: dict, user_api_key_dict: Any, response: Any) -> Any:
+        presenter.present_response(response, self._reply(data, response))
+        return response
+
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict
     ) -> AsyncGenerator[Any, None]:
         decision = Decision.from_request(request_data)
         if decision is not None and client_notice.wants_notice(request_data):
             yield client_notice.status_event(client_notice.answered_by(response) or decision.model)
-        async for chunk in response:
+        folder = presenter.folder_for(self._reply(request_data, response))
+        chunks = response if folder is None else presenter.present_stream(response, folder)
+        async for chunk in chunks:
             yield chunk
 
     async def async_post_call_response_headers_hook(
@@ -111,6 +139,15 @@ class SemanticRouterHook(CustomLogger):
         if fallback is not None and fallback != decision.model:
             metrics.observe_unavailable(decision.model, fallback)
         return client_notice.response_headers(decision, fallback)
+
+
+def model_group(kwargs: dict) -> Any:
+    """The model name a call to one deployment is for (`dcot`), as the proxy's config lists it."""
+    for key in ("metadata", "litellm_metadata"):
+        metadata = kwargs.get(key)
+        if isinstance(metadata, dict) and isinstance(metadata.get("model_group"), str):
+            return metadata["model_group"]
+    return None
 
 
 def served_models() -> set[str] | None:

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from dynamic_model_router import shipped
+from dynamic_model_router import prompts, shipped
 
 DEFAULT_ROUTES_FILE = shipped.ROUTES_FILE
 SCHEMA_FILE = shipped.SCHEMA_FILE
@@ -101,6 +101,48 @@ class RouteConfig(_Strict):
         return (self.model,) if self.canary is None else (self.model, self.canary.model)
 
 
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Stops = Annotated[tuple[Text, ...], Field(max_length=prompts.MAX_STOPS)]
+
+
+class GenerationDefaults(_Strict):
+    """Generation settings a model is asked with when a request sets none (a request's own win)."""
+
+    max_tokens: int | None = Field(None, strict=True, ge=1)
+    temperature: Number | None = Field(None, ge=prompts.TEMPERATURE[0], le=prompts.TEMPERATURE[1])
+    top_p: Number | None = Field(None, gt=prompts.TOP_P[0], le=prompts.TOP_P[1])
+    stop: Text | Stops | None = Field(None, description=f"A string or up to {prompts.MAX_STOPS}")
+    presence_penalty: Number | None = Field(None, ge=prompts.PENALTY[0], le=prompts.PENALTY[1])
+    frequency_penalty: Number | None = Field(None, ge=prompts.PENALTY[0], le=prompts.PENALTY[1])
+    seed: int | None = Field(None, strict=True)
+
+
+class PromptConfig(_Strict):
+    """How one model is asked (prompts.py; request/prompt_format.py applies it, reply/ shows its answers)."""
+
+    chat_template: Text | None = Field(
+        None,
+        description="The model's own chat template (Jinja, as vLLM's --chat-template), sent with each "
+        "chat request to it; empty: vLLM's own",
+    )
+    system_prompt: Text | None = Field(
+        None, description="A system message put before the conversation's messages"
+    )
+    defaults: GenerationDefaults = GenerationDefaults()
+    reply: Literal["plain", "dcot"] = Field(
+        "plain",
+        description="How its replies are shown: plain as they come; dcot folds the chains of thought "
+        "([Answer 1] ... [Final answer]) so the final answer stands out",
+    )
+
+    @field_validator("chat_template")
+    @classmethod
+    def _renders(cls, template: str | None) -> str | None:
+        if template is not None and (found := prompts.template_problem(template)):
+            raise ValueError(found)
+        return template
+
+
 class RoutesConfig(_Strict):
     virtual_model: Name = Field(description="The model name clients ask for to be routed")
     default_model: Name = Field(description="The model that answers when no route is confident")
@@ -128,6 +170,11 @@ class RoutesConfig(_Strict):
         description="How much the encoder's class head (head.json beside its model) adds to a text's "
         "score for each route: its probability for the route times this. Empty: the weight it was "
         "fitted with; 0: off. Routes the head does not know get nothing from it",
+    )
+    prompts: dict[Name, PromptConfig] = Field(
+        {},
+        description="How each model is asked, by model name (the chart writes each adapter's `prompt` "
+        "values here); a model not named is asked vLLM's way",
     )
     topic_change_phrases: tuple[Name, ...] = Field(
         (),
@@ -186,15 +233,26 @@ def _problem(error: Any) -> str:
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
-        nested: dict[str, type[BaseModel]] = {"encoder": EncoderConfig, "routes": RouteConfig}
-        model = nested.get(str(error["loc"][0]), RoutesConfig) if len(error["loc"]) > 1 else RoutesConfig
+        loc = error["loc"]
+        nested: dict[str, type[BaseModel]] = {
+            "encoder": EncoderConfig,
+            "routes": RouteConfig,
+            "prompts": PromptConfig,
+        }
+        model = nested.get(str(loc[0]), RoutesConfig) if len(loc) > 1 else RoutesConfig
+        if loc[0] == "prompts" and len(loc) > 3:
+            model = GenerationDefaults
         return f"unknown field; allowed: {', '.join(model.model_fields)}"
     if kind in ("string_too_short", "string_type"):
         return f"must be a non-empty string, got {_kind(value)}"
     if kind == "string_pattern_mismatch":
         return "must be 64 lowercase hex digits"
-    if kind == "greater_than_equal":
-        return f"must be >= {ctx['ge']:g}, got {_kind(value)}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        sign = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[
+            kind
+        ]
+        bound = ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt"))))
+        return f"must be {sign} {bound:g}, got {_kind(value)}"
     if kind in ("int_type", "int_from_float"):
         return f"must be an integer, got {_kind(value)}"
     if kind in ("float_type", "finite_number"):

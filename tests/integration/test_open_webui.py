@@ -2,7 +2,8 @@
 starts: the first screen suggests each specialist; a health question, a maths word problem and a
 general request each get an answer, and vLLM's own request log proves they were served by
 `doctor`, `dcot` and the base model; the person rates each answer, and the ratings export turns
-the ratings into a review file. Screenshots land in test-artifacts/."""
+the ratings into a review file; a `dcot` reply as the proxy shows it reads with its chains of thought
+folded and its final answer standing out. Screenshots land in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from playwright.sync_api import Page, Response, expect
 
 from dmr_tools.paths import ARTIFACTS
 from dmr_tools.processes import until
+from dynamic_model_router.reply.dcot import fold
 from dynamic_model_router.routes_file import load_routes
 from support.browser import add_user, open_webui_page
 
@@ -185,3 +187,51 @@ def test_the_ratings_export_holds_each_rated_answer_with_the_model_that_gave_it(
     assert {row["message_id"]: row["reason"] for row in rows.values()} == reasons
     assert "not_helpful" in reasons.values(), f"no reason reached Open WebUI: {reasons}"
     assert "1 thumbs down to mark" in exported.stdout, exported.stdout
+
+
+# A reply in the dcot card's format (the stand-in adapter here cannot write one), as the proxy shows it.
+DCOT_QUESTION = "A train leaves at 3 pm and the trip takes 2.5 hours. When does it arrive?"
+DCOT_REPLY = (
+    "[Answer 1] 2.5 hours is 2 hours and 30 minutes; 3 pm plus that is 5:30 pm.\n"
+    "[Answer 2] Counting on: 4 pm, 5 pm, then half an hour more, 5:30 pm.\n"
+    "[Final answer] It arrives at 5:30 pm."
+)
+
+
+def saved_chat(stack, question: str, reply: str) -> str:
+    """A chat with `auto` holding one question and this reply, stored through Open WebUI's API."""
+    login = {"email": stack.env["OPEN_WEBUI_ADMIN_EMAIL"], "password": stack.env["OPEN_WEBUI_ADMIN_PASSWORD"]}
+    base = f"{stack.env['OPEN_WEBUI_URL']}/api/v1"
+    token = httpx.post(f"{base}/auths/signin", json=login, timeout=60).raise_for_status().json()["token"]
+    asked = {"id": "q1", "parentId": None, "childrenIds": ["a1"], "role": "user", "content": question}
+    answered = {"id": "a1", "parentId": "q1", "childrenIds": [], "role": "assistant", "content": reply}
+    answered |= {"model": "auto", "done": True}
+    chat = {
+        "title": "dcot reply",
+        "models": ["auto"],
+        "messages": [asked, answered],
+        "history": {"messages": {"q1": asked, "a1": answered}, "currentId": "a1"},
+    }
+    saved = httpx.post(
+        f"{base}/chats/new", headers={"Authorization": f"Bearer {token}"}, json={"chat": chat}, timeout=60
+    )
+    assert saved.status_code == 200, (
+        f"Open WebUI did not store the chat: {saved.status_code} {saved.text[:200]}"
+    )
+    return saved.json()["id"]
+
+
+def test_a_dcot_reply_reads_with_its_chains_folded_and_its_final_answer_standing_out(page: Page, stack):
+    chat_id = saved_chat(stack, DCOT_QUESTION, fold(DCOT_REPLY))
+    page.goto(f"{stack.env['OPEN_WEBUI_URL']}/c/{chat_id}")
+    reply = page.locator("#response-content-container").last
+    expect(reply.get_by_text("It arrives at 5:30 pm.")).to_be_visible()
+    expect(reply.get_by_text("Final answer:")).to_be_visible()
+    expect(reply.get_by_text("Chains of thought")).to_be_visible()
+    chain = reply.get_by_text("Counting on: 4 pm, 5 pm")
+    expect(chain).to_be_hidden()
+    expect(reply).not_to_contain_text("[Answer")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "open-webui-dcot-folded.png"))
+    reply.get_by_text("Chains of thought").click()
+    expect(chain).to_be_visible()

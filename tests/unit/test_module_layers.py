@@ -13,7 +13,10 @@ from dmr_tools.paths import ROUTER
 PACKAGE = "dynamic_model_router"
 ROOT = ROUTER / PACKAGE
 # Bottom to top, as dynamic_model_router/__init__.py lists them.
-LAYERS = ("log", "shipped", "routes_file", "encoding", "decide", "observe", "runtime", "request", "hook")
+LAYERS = (
+    *("log", "shipped", "prompts", "routes_file", "encoding", "decide"),
+    *("observe", "runtime", "request", "reply", "hook"),
+)
 TRAINING = "training"
 
 

@@ -54,10 +54,15 @@ def response_headers(decision: Decision, fallback: str | None) -> dict[str, str]
     return headers
 
 
+def request_header(data: dict[str, Any], name: str) -> str | None:
+    """A header of the client's request, by its lower-case name, or None."""
+    headers = (data.get("proxy_server_request") or {}).get("headers") or {}
+    return next((v for k, v in headers.items() if k.lower() == name and isinstance(v, str)), None)
+
+
 def wants_notice(data: dict[str, Any]) -> bool:
     """Whether the client asked for the status line (only Open WebUI knows what to do with it)."""
-    headers = (data.get("proxy_server_request") or {}).get("headers") or {}
-    return any(k.lower() == NOTICE_HEADER and v == NOTICE_CLIENT for k, v in headers.items())
+    return request_header(data, NOTICE_HEADER) == NOTICE_CLIENT
 
 
 def status_event(model: str) -> bytes:

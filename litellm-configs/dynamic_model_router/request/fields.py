@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from dynamic_model_router import prompts
 from dynamic_model_router.request.messages import (
     CHAT_CALLS,
     MESSAGES_CALLS,
@@ -140,8 +141,8 @@ def _at_most_items(count: int) -> Check:
 
 def _stop(value: Any, limits: Limits) -> Problem | None:
     stops = [value] if isinstance(value, str) else value
-    if len(stops) > 4 or not all(isinstance(s, str) for s in stops):
-        return Refusal.OUT_OF_RANGE, "must be a string or a list of up to 4 strings"
+    if len(stops) > prompts.MAX_STOPS or not all(isinstance(s, str) for s in stops):
+        return Refusal.OUT_OF_RANGE, f"must be a string or a list of up to {prompts.MAX_STOPS} strings"
     return None
 
 
@@ -174,9 +175,9 @@ LIST = Rule((list,), "a list")
 WHOLE = Rule((int,), "a whole number")
 TOKENS = Rule((int,), "a whole number", _at_least(1))
 CHOICES = Rule((int,), "a whole number", _choices)
-TEMPERATURE = Rule((int, float), "a number", _between(0, 2))
-TOP_P = Rule((int, float), "a number", _between(0, 1, low_open=True))
-PENALTY = Rule((int, float), "a number", _between(-2, 2))
+TEMPERATURE = Rule((int, float), "a number", _between(*prompts.TEMPERATURE))
+TOP_P = Rule((int, float), "a number", _between(*prompts.TOP_P, low_open=True))
+PENALTY = Rule((int, float), "a number", _between(*prompts.PENALTY))
 STOP = Rule((str, list), "a string or a list of strings", _stop)
 LOGIT_BIAS = Rule((dict,), "an object", _at_most_items(300))
 TOOLS = Rule((list,), "a list", _at_most_items(128))

@@ -10,7 +10,8 @@ script then makes that schema strict, so the values' annotations stay the one so
   out, are open objects; `[array]` params are lists; in the README their defaults (which the
   generator shows as `{}` or `[]`) and multi-line strings are the values' own, as JSON;
 - an adapter's route fields (utterances, threshold, prefer_when_close, description) take the routes file's own
-  rules from route_config, the router's one place for what a valid route is.
+  rules from RouteConfig, the router's one place for what a valid route is, and its `prompt` those of
+  the routes file's `prompts` entries (PromptConfig).
 Rules a schema cannot say (names the models may have, the largest LoRA rank vLLM accepts, image
 digests) are `fail`s in the templates that use those values.
 With --check nothing is written: it exits 1 naming the files that are not current.
@@ -30,7 +31,7 @@ from typing import Any
 import yaml
 
 from dmr_tools.paths import ROOT
-from dynamic_model_router.routes_file import RouteConfig
+from dynamic_model_router.routes_file import PromptConfig, RouteConfig
 
 CHART = ROOT / "chart"
 PARAM = re.compile(r"^## @param (\S+)(?: \[([^\]]+)\])? (.*)$", re.M)
@@ -47,13 +48,33 @@ ADAPTER_FIELDS: dict[str, Any] = {
 ROUTE_FIELDS = ("utterances", "threshold", "prefer_when_close", "description")
 
 
+def inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic model's JSON Schema with its nested models written in place of their $refs."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        return [resolve(v) for v in node] if isinstance(node, list) else node
+
+    return resolve(schema)
+
+
 def adapter_items() -> dict[str, Any]:
     route = RouteConfig.model_json_schema()["properties"]
+    prompt = {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "How the adapter is asked and its replies shown (docs/prompt-formats.md)",
+        "properties": inlined(PromptConfig.model_json_schema())["properties"],
+    }
     return {
         "type": "object",
         "additionalProperties": False,
         "required": ["name"],
-        "properties": {**ADAPTER_FIELDS, **{field: route[field] for field in ROUTE_FIELDS}},
+        "properties": {**ADAPTER_FIELDS, **{field: route[field] for field in ROUTE_FIELDS}, "prompt": prompt},
     }
 
 

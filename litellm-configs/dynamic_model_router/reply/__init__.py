@@ -1,0 +1,1 @@
+"""What the client receives of a model's reply: folded for people when the model's format calls for it."""
