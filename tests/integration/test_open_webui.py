@@ -122,9 +122,10 @@ def chat_and_rate(
     # The person sees who answered, and an answer: the router's status line, then the reply text.
     expect(page.get_by_text(f"Answered by {expected}")).to_be_visible(timeout=90_000)
     reply = page.locator("#response-content-container").last
-    expect(reply).to_have_text(re.compile(r"\w{3,}"), timeout=180_000)
+    # The stand-in dcot adapter does not know dcot's format and writes up to its max_tokens (512).
+    expect(reply).to_have_text(re.compile(r"\w{3,}"), timeout=300_000)
     # Generation is over when the answer's action buttons (Regenerate among them) appear.
-    expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=180_000)
+    expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=300_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"open-webui-{name}.png"))
     # The person rates the answer: the thumbs under it, then a reason, as Open WebUI asks. Open

@@ -44,7 +44,7 @@ PETS_ROUTE = {
 }
 # (adapter, rank, how it is spoiled after it is made, the problem the router must name)
 BROKEN = [
-    ("wide", 32, None, "rank-too-high"),
+    ("wide", 128, None, "rank-too-high"),  # vLLM's --max-lora-rank is 64 here
     ("stranger", 8, {"base_model_name_or_path": "meta-llama/Llama-3.1-8B"}, "base-model-mismatch"),
     ("garbled", 8, "{ this is not json", "bad-config"),
 ]
