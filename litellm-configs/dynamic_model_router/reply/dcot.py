@@ -23,7 +23,7 @@ FINAL_LABEL = "**Final answer:**"
 
 
 def _chain_heading(number: str, first: bool) -> str:
-    return f"{'' if first else chr(10) * 2}**Answer {number}:**"
+    return ("" if first else "\n\n") + f"**Answer {number}:**"
 
 
 def _may_become_marker(tail: str) -> bool:

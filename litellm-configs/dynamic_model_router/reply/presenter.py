@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from dynamic_model_router.reply.dcot import DcotFolder, fold
+from dynamic_model_router.reply.dcot import DcotFolder
 
 RAW_HEADER = "x-semantic-route-reply"
 RAW = "raw"
@@ -25,12 +25,14 @@ def folder_for(reply: str) -> Folder | None:
 
 def present_response(response: Any, reply: str) -> None:
     """Fold every choice of a whole (non-streamed) chat response in place."""
-    if folder_for(reply) is None:
+    new_folder = folder_for(reply)
+    if new_folder is None:
         return
     for choice in getattr(response, "choices", None) or []:
         message = getattr(choice, "message", None)
         if message is not None and isinstance(message.content, str):
-            message.content = fold(message.content)
+            folder = new_folder()
+            message.content = folder.feed(message.content) + folder.close()
 
 
 def _deltas(chunk: Any) -> list[Any]:
@@ -53,7 +55,9 @@ async def present_stream(chunks: AsyncIterator[Any], new_folder: Folder) -> Asyn
     async for chunk in chunks:
         deltas = _deltas(chunk)
         for choice in deltas:
-            folder = folders.setdefault(choice.index, new_folder())
+            if choice.index not in folders:
+                folders[choice.index] = new_folder()
+            folder = folders[choice.index]
             text = choice.delta.content
             if isinstance(text, str):
                 choice.delta.content = folder.feed(text)
