@@ -6,7 +6,8 @@ be served. Only requests naming the
 virtual model (`auto`) are routed, through any of the chat, completions and Responses APIs;
 any other model passes through unchanged. The routes file is SEMANTIC_ROUTES_FILE, or
 the shipped routes.yaml (shipped.py); it is checked for edits every SEMANTIC_ROUTES_CHECK_SECONDS
-(default 1). Whoever chose the model, each model LiteLLM calls is asked the way the routes file's
+(default 1). A candidate router in the file decides beside the live one, off the request's path
+(runtime/shadow.py). Whoever chose the model, each model LiteLLM calls is asked the way the routes file's
 `prompts` say (request/prompt_format.py) and its replies shown that way (reply/).
 """
 
@@ -30,6 +31,7 @@ from dynamic_model_router.request.messages import CHAT_CALLS, chat_messages
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, PromptConfig, RoutesError
 from dynamic_model_router.runtime import adapters
 from dynamic_model_router.runtime.live_routes import LiveRoutes
+from dynamic_model_router.runtime.shadow import Shadow
 
 ServedModels = Callable[[], Collection[str] | None]
 
@@ -38,6 +40,8 @@ class Routes(Protocol):
     """Where the hook gets its decider: LiveRoutes in the proxy, anything alike in tests."""
 
     decider: RouteDecider
+    # A candidate router deciding beside this one, if the routes file has one.
+    shadow: Shadow | None
 
     def refresh(self) -> None: ...
 
@@ -58,7 +62,10 @@ class SemanticRouterHook(CustomLogger):
         if not isinstance(data, dict) or data.get("model") != virtual_model:
             return data
         self.routes.refresh()
-        decision = await self._decide(decider, chat_messages(data, call_type))
+        messages = chat_messages(data, call_type)
+        decision = await self._decide(decider, messages)
+        if self.routes.shadow is not None:
+            self.routes.shadow.submit(messages, decision)
         data["model"] = decision.model
         if not isinstance(data.get("metadata"), dict):
             data["metadata"] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -143,6 +144,38 @@ class PromptConfig(_Strict):
         return template
 
 
+class CandidateConfig(_Strict):
+    """A candidate router beside the live one: its own settings, the live file's for the rest."""
+
+    name: Name = Field(description="Names the candidate in metrics, log lines and the review sample")
+    shadow: bool = Field(
+        True,
+        strict=True,
+        description="Decide every routed request with the candidate too, off the request's path "
+        "(answers never change); false: kept, unused, for a rollback",
+    )
+    review: bool = Field(
+        False,
+        strict=True,
+        description="Write each conversation the candidate decides differently to the review volume "
+        "(SEMANTIC_ROUTER_REVIEW_DIR): these are people's questions",
+    )
+    encoder: EncoderConfig | None = None
+    routes: tuple[RouteConfig, ...] | None = Field(None, min_length=1)
+    threshold: Score | None = None
+    top_k: int | None = Field(None, strict=True, ge=1)
+    aggregation: Literal["mean", "max", "sum"] | None = None
+    max_chars: int | None = Field(None, strict=True, ge=16)
+    history_turns: int | None = Field(None, strict=True, ge=0)
+    history_weight: Score | None = None
+    class_head_weight: Score | None = None
+    topic_change_phrases: tuple[Name, ...] | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The routing settings the candidate sets itself (an explicit null included)."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"name", "shadow", "review"})
+
+
 class RoutesConfig(_Strict):
     virtual_model: Name = Field(description="The model name clients ask for to be routed")
     default_model: Name = Field(description="The model that answers when no route is confident")
@@ -180,6 +213,13 @@ class RoutesConfig(_Strict):
         (),
         description="Phrases that announce a new topic (matched case-insensitively as whole words): "
         "a user turn holding one is routed on its own, without earlier turns",
+    )
+    # Checked on its own (candidate()), so a broken candidate never refuses the live routes.
+    candidate: dict[str, Any] | None = Field(
+        None,
+        description="A router to try beside this one (shadow decisions, docs/shadow.md): its encoder, "
+        "routes and settings, the rest as above. A broken candidate is refused on its own: it never "
+        "stops the live routes from loading",
     )
 
     @field_validator("routes")
@@ -228,7 +268,7 @@ def _where(loc: tuple[int | str, ...], data: Any) -> str:
     return text or "top level"
 
 
-def _problem(error: Any) -> str:
+def _problem(error: Any, root: type[BaseModel]) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return "is required"
@@ -239,7 +279,7 @@ def _problem(error: Any) -> str:
             "routes": RouteConfig,
             "prompts": PromptConfig,
         }
-        model = nested.get(str(loc[0]), RoutesConfig) if len(loc) > 1 else RoutesConfig
+        model = nested.get(str(loc[0]), root) if len(loc) > 1 else root
         if loc[0] == "prompts" and len(loc) > 3:
             model = GenerationDefaults
         return f"unknown field; allowed: {', '.join(model.model_fields)}"
@@ -276,17 +316,22 @@ def parse_routes(data: Any, source: str = "<routes>") -> RoutesConfig:
     try:
         return RoutesConfig.model_validate(data)
     except ValidationError as e:
-        errors = e.errors()
-        # A list whose every item failed also reports itself "too short"; its items say why.
-        problems = [
-            f"{_where(err['loc'], data)}: {_problem(err)}"
-            for err in errors
-            if not (
-                err["type"] == "too_short"
-                and any(o["loc"][: len(err["loc"])] == err["loc"] and o is not err for o in errors)
-            )
-        ]
-        raise RoutesError(f"{source}: " + f"\n{source}: ".join(problems)) from None
+        raise parse_error(e, data, source, RoutesConfig) from None
+
+
+def parse_error(error: ValidationError, data: Any, source: str, root: type[BaseModel]) -> RoutesError:
+    """One line per problem pydantic found, each naming the field and what is wrong."""
+    errors = error.errors()
+    # A list whose every item failed also reports itself "too short"; its items say why.
+    problems = [
+        f"{_where(err['loc'], data)}: {_problem(err, root)}"
+        for err in errors
+        if not (
+            err["type"] == "too_short"
+            and any(o["loc"][: len(err["loc"])] == err["loc"] and o is not err for o in errors)
+        )
+    ]
+    return RoutesError(f"{source}: " + f"\n{source}: ".join(problems))
 
 
 def load_routes(path: str | Path = DEFAULT_ROUTES_FILE) -> RoutesConfig:
@@ -301,6 +346,30 @@ def load_routes(path: str | Path = DEFAULT_ROUTES_FILE) -> RoutesConfig:
     except yaml.YAMLError as e:
         raise RoutesError(f"{path}: not valid YAML: {e}") from e
     return parse_routes(data, str(path))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A checked candidate: its name, what to do with it and its whole routes configuration."""
+
+    name: str
+    shadow: bool
+    review: bool
+    config: RoutesConfig
+
+
+def candidate(config: RoutesConfig, source: str = "<routes>") -> Candidate | None:
+    """The file's candidate, its settings laid over the live ones; None when it has none. Raises
+    RoutesError naming the candidate's field that is wrong."""
+    if config.candidate is None:
+        return None
+    where = f"{source}: candidate"
+    try:
+        found = CandidateConfig.model_validate(config.candidate)
+    except ValidationError as e:
+        raise parse_error(e, config.candidate, where, CandidateConfig) from None
+    merged = {**config.model_dump(mode="json", exclude={"candidate"}), **found.settings()}
+    return Candidate(found.name, found.shadow, found.review, parse_routes(merged, where))
 
 
 def check_served(config: RoutesConfig, served: Collection[str], source: str = "<routes>") -> None:
@@ -318,6 +387,10 @@ def check_served(config: RoutesConfig, served: Collection[str], source: str = "<
 def json_schema() -> str:
     """The routes file's JSON Schema, as checked in beside this file."""
     schema = RoutesConfig.model_json_schema()
+    # The candidate is checked on its own, but editors check it as what it is.
+    candidate_schema = CandidateConfig.model_json_schema()
+    schema["$defs"] |= candidate_schema.pop("$defs") | {"CandidateConfig": candidate_schema}
+    schema["properties"]["candidate"]["anyOf"][0] = {"$ref": "#/$defs/CandidateConfig"}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "dynamic-model-router routes file"
     return json.dumps(schema, indent=2) + "\n"

@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import pytest
 from litellm.proxy.common_request_processing import should_return_raw_model_name
@@ -16,6 +15,7 @@ from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.decide.decision import METADATA_KEY, Decision, Reason
 from dynamic_model_router.hook import SemanticRouterHook
 from dynamic_model_router.log import log
+from support.hooks import hook_with
 from support.prompts import MEDICAL, user
 
 
@@ -23,12 +23,6 @@ def pre_call(
     data: object, call_type: str = "completion", hook: SemanticRouterHook = proxy_handler_instance
 ) -> object:
     return asyncio.run(hook.async_pre_call_hook(None, None, data, call_type))
-
-
-def hook_with(decider: RouteDecider, served: set[str] | None = None) -> SemanticRouterHook:
-    """A hook over a decider of the test's choosing, for a proxy that serves `served`."""
-    routes = SimpleNamespace(decider=decider, refresh=lambda: None, unavailable=dict)
-    return SemanticRouterHook(routes, lambda: served)
 
 
 @pytest.fixture

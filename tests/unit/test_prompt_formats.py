@@ -6,7 +6,6 @@ import asyncio
 import copy
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from dynamic_model_router.routes_file import (
     parse_routes,
 )
 from dynamic_model_router.runtime.live_routes import LiveRoutes
+from support.hooks import hook_with
 
 QUESTION = "If a train leaves at 3 pm and the trip takes 2.5 hours, when does it arrive?"
 
@@ -135,8 +135,7 @@ def hook_over(tmp_path: Path, prompts: dict[str, Any]) -> SemanticRouterHook:
     path = tmp_path / "routes.yaml"
     shutil.copyfile(DEFAULT_ROUTES_FILE, path)
     path.write_text(yaml.safe_dump(routes_with(prompts)), encoding="utf-8")
-    routes = SimpleNamespace(decider=RouteDecider(load_routes(path)), refresh=lambda: None, unavailable=dict)
-    return SemanticRouterHook(routes, lambda: None)
+    return hook_with(RouteDecider(load_routes(path)))
 
 
 def deployment_call(hook: SemanticRouterHook, model_group: str, call_type: CallTypes) -> dict | None:

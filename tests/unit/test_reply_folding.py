@@ -17,6 +17,7 @@ from dynamic_model_router.decide.decision import METADATA_KEY, Decision, Reason
 from dynamic_model_router.hook import SemanticRouterHook
 from dynamic_model_router.reply.dcot import DcotFolder, fold
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, load_routes
+from support.hooks import hook_with
 
 # Replies written in the format the dcot model card documents ([Answer k] chains, [Final answer]).
 DCOT_REPLY = (
@@ -66,8 +67,7 @@ def hook_with_dcot(tmp_path: Path) -> SemanticRouterHook:
     path = tmp_path / "routes.yaml"
     shutil.copyfile(DEFAULT_ROUTES_FILE, path)
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    routes = SimpleNamespace(decider=RouteDecider(load_routes(path)), refresh=lambda: None, unavailable=dict)
-    return SemanticRouterHook(routes, lambda: None)
+    return hook_with(RouteDecider(load_routes(path)))
 
 
 # Shaped like LiteLLM's ModelResponse and ModelResponseStream, as far as the presenter reads them.

@@ -8,14 +8,12 @@ import asyncio
 import json
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from dynamic_model_router.decide.conversation import conversation_share
 from dynamic_model_router.decide.decider import RouteDecider, served_only
 from dynamic_model_router.decide.decision import Reason
-from dynamic_model_router.hook import SemanticRouterHook
 from dynamic_model_router.observe.client_notice import UNAVAILABLE_HEADER, response_headers
 from dynamic_model_router.routes_file import (
     DEFAULT_ROUTES_FILE,
@@ -26,6 +24,7 @@ from dynamic_model_router.routes_file import (
 )
 from dynamic_model_router.runtime.adapters import NAME, Problem, RuntimeAdapters, check
 from dynamic_model_router.runtime.live_routes import LiveRoutes
+from support.hooks import hook_with
 from support.prompts import MEDICAL, user
 
 BASE = "microsoft/phi-2"
@@ -140,10 +139,9 @@ def test_an_adapter_that_is_not_loaded_is_answered_by_the_base_model_with_reason
 
 def test_the_hook_counts_and_logs_an_unloaded_adapter_with_why(caplog):
     decider = canary_routes(1.0)
-    routes = SimpleNamespace(
-        decider=decider, refresh=lambda: None, unavailable=lambda: {"doctor-v2": "rank-too-high: rank 64"}
+    hook = hook_with(
+        decider, {"auto", "phi2", "doctor", "dcot"}, lambda: {"doctor-v2": "rank-too-high: rank 64"}
     )
-    hook = SemanticRouterHook(routes, lambda: {"auto", "phi2", "doctor", "dcot"})
     data = {"model": "auto", "messages": user(MEDICAL)}
     with caplog.at_level("WARNING"):
         asyncio.run(hook.async_pre_call_hook(None, None, data, "completion"))

@@ -75,3 +75,20 @@ def conversation_share(messages: Any, max_chars: int) -> float:
     turns = user_turns(list(reversed(messages)) if isinstance(messages, Sequence) else messages, max_chars, 1)
     digest = hashlib.sha256((turns[0] if turns else "").encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def text_turns(messages: Any, max_chars: int) -> list[dict[str, str]]:
+    """The conversation as plain text turns ({"role", "content"}: user and assistant, in order) up
+    to its last user turn: what a review file holds (training/labelled.py)."""
+    if not isinstance(messages, Sequence) or isinstance(messages, str | bytes):
+        return []
+    turns = [
+        {"role": m["role"], "content": text}
+        for m in messages
+        if isinstance(m, dict)
+        and m.get("role") in ("user", "assistant")
+        and (text := clean_text(_content_text(m.get("content"), max_chars), max_chars))
+    ]
+    while turns and turns[-1]["role"] != "user":
+        turns.pop()
+    return turns

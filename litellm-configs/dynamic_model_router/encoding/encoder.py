@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ SHIPPED_ENCODER = shipped.ENCODER_DIR
 SHIPPED_MODEL_SHA256 = "3a692e10f37ee6d1b4ca08d0915acc9fc0d60d1fea5c7771e03fd460f5e4e86e"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 MODEL_FILE = "model.onnx"
+# Where the encoders volume is mounted (the chart's encoders.mountPath).
+ENCODERS_DIR_ENV = "SEMANTIC_ROUTER_ENCODERS_DIR"
 _EMBEDDING_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedding")
 _RECENT_QUERIES = 256
 _RECENT_LOCK = threading.Lock()
@@ -45,11 +48,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class EncoderError(RoutesError):
+    """An encoder that cannot be used, with the problem's name for the metric."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem
+
+
 def model_dir(config: EncoderConfig) -> tuple[Path, str | None]:
-    """The folder to load and the sha256 its model file must have (None: not pinned)."""
+    """The folder to load and the sha256 its model file must have (None: not pinned). A relative
+    path is a folder in the encoders volume (ENCODERS_DIR_ENV), when one is mounted."""
     if config.path is None:
         return SHIPPED_ENCODER, SHIPPED_MODEL_SHA256
-    return Path(config.path), config.sha256
+    return Path(os.environ.get(ENCODERS_DIR_ENV, "")) / config.path, config.sha256
 
 
 def fastembed_name(config: EncoderConfig) -> str:
@@ -58,10 +70,11 @@ def fastembed_name(config: EncoderConfig) -> str:
     if config.model in known:
         return config.model
     if config.path is None or config.dimension is None:
-        raise RoutesError(
+        raise EncoderError(
             f"encoder.model {config.model!r} is not a model fastembed knows; for your own ONNX "
             "sentence-transformer set encoder.path and encoder.dimension (and encoder.pooling if it "
-            "is not mean)"
+            "is not mean)",
+            "unknown-model",
         )
     # Pooling and size are part of the name, so an edit of either registers a new model
     # instead of reusing the first registration for the life of the process.
@@ -92,6 +105,9 @@ class OfflineFastEmbedEncoder(FastEmbedEncoder, AsymmetricDenseMixin):
     # The last messages' vectors: the utterance vote and the class head read the same message's
     # vector, and it is embedded once.
     recent: Any = None
+    # Where its messages are embedded: None, the proxy's one embedding thread; a shadow's encoder
+    # has its own (runtime/shadow.py), so trying a candidate never queues before a live request.
+    executor: Any = None
 
     def _initialize_client(self) -> Any:
         return TextEmbedding(self.name, specific_model_path=self.model_path, threads=self.threads)
@@ -124,7 +140,8 @@ class OfflineFastEmbedEncoder(FastEmbedEncoder, AsymmetricDenseMixin):
         # One embedding at a time, on one worker thread: concurrent ONNX runs would take every
         # core from the proxy's event loop (measured: 0.78 of the proxy's throughput at
         # concurrency 16 with the loop's default executor).
-        vectors = await asyncio.get_running_loop().run_in_executor(_EMBEDDING_THREAD, self.__call__, docs)
+        executor = self.executor or _EMBEDDING_THREAD
+        vectors = await asyncio.get_running_loop().run_in_executor(executor, self.__call__, docs)
         return self._remember(docs, vectors)
 
     def encode_documents(self, docs: list[str]) -> list[list[float]]:
@@ -147,30 +164,34 @@ def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
     missing = [n for n in (MODEL_FILE, *TOKENIZER_FILES) if not (folder / n).is_file()]
     if missing:
         where = f"encoder.path {folder}" if config.path else f"the shipped encoder ({folder})"
-        raise RoutesError(
+        raise EncoderError(
             f"{where}: missing {', '.join(missing)}; put the ONNX model and its tokenizer "
-            "files there, or remove encoder.path to use the shipped encoder"
+            "files there, or remove encoder.path to use the shipped encoder",
+            "missing",
         )
     # The model file's hash also names the cached embeddings, so a changed model never reuses them.
     actual = _sha256(folder / MODEL_FILE)
     if expected_sha256 is not None and actual != expected_sha256:
-        raise RoutesError(
+        raise EncoderError(
             f"encoder: {folder / MODEL_FILE} has sha256 {actual}, expected {expected_sha256}; "
-            "the file is damaged or not the pinned model: replace it, or set encoder.sha256"
+            "the file is damaged or not the pinned model: replace it, or set encoder.sha256",
+            "sha256",
         )
     name = fastembed_name(config)
     try:
         encoder = OfflineFastEmbedEncoder(name=name, model_path=str(folder), threads=config.threads)
         size = len(encoder(["dimension check"])[0]) if config.dimension is not None else None
     except Exception as e:  # fastembed raises bare ValueErrors/RuntimeErrors for bad folders
-        raise RoutesError(
+        raise EncoderError(
             f"encoder: cannot load {config.model} from {folder}: {e}; replace the damaged files "
-            "(set encoder.sha256 to catch this before loading)"
+            "(set encoder.sha256 to catch this before loading)",
+            "unreadable",
         ) from e
     if size != config.dimension:
-        raise RoutesError(
+        raise EncoderError(
             f"encoder.dimension is {config.dimension}, but {folder / MODEL_FILE} gives vectors of "
-            f"{size}; set encoder.dimension to {size}"
+            f"{size}; set encoder.dimension to {size}",
+            "dimension",
         )
     encoder.model_sha256 = actual
     encoder.cache = EmbeddingCache.from_environment(hashlib.sha256(f"{actual}\0{name}".encode()).hexdigest())

@@ -39,10 +39,11 @@ MARGINS = Histogram(
     ["route"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0),
 )
+DECISION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 DECISION_SECONDS = Histogram(
     "semantic_router_decision_seconds",
     "Time to decide a route, embedding included.",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    buckets=DECISION_BUCKETS,
 )
 RELOADS = Counter(
     "semantic_router_reloads_total",
@@ -122,4 +123,72 @@ def observe_unavailable(model: str, answered_by: str, hint: str | None = None) -
         model=model,
         answered_by=answered_by,
         hint=hint or f"vLLM does not serve {model}: see /v1/models and the vLLM log",
+    )
+
+
+# Shadow decisions (runtime/shadow.py): a candidate router decides beside the live one.
+SHADOW_DECISIONS = Counter(
+    "semantic_router_shadow_decisions_total",
+    "Routed requests the candidate router also decided, by candidate, the live route and the "
+    f"candidate's ({NO_ROUTE!r}: no route), and whether the same model would answer (agree: yes, no).",
+    ["candidate", "route", "candidate_route", "agree"],
+)
+SHADOW_SECONDS = Histogram(
+    "semantic_router_shadow_decision_seconds",
+    "The candidate's time to decide, embedding included (off the request's path).",
+    ["candidate"],
+    buckets=DECISION_BUCKETS,
+)
+SHADOW_DROPPED = Counter(
+    "semantic_router_shadow_dropped_total",
+    "Shadow decisions not made, by candidate and reason (busy: its queue was full; late: it waited "
+    "too long; failed: the candidate raised).",
+    ["candidate", "reason"],
+)
+CANDIDATE_ACTIVE = Gauge(
+    "semantic_router_candidate_active",
+    "1 while the candidate named by the label decides beside the live router (shadow on).",
+    ["candidate"],
+)
+CANDIDATE_REJECTED = Gauge(
+    "semantic_router_candidate_rejected",
+    "1 while the routes file's candidate is refused (a log line says why); the live routes serve "
+    "as ever. 0 otherwise.",
+)
+ENCODER_REJECTED = Counter(
+    "semantic_router_encoder_rejected_total",
+    "Encoders a routes file named that could not be used, by role (live, candidate) and problem "
+    "(missing, sha256, unreadable, dimension, unknown-model); the last good one keeps serving.",
+    ["role", "problem"],
+)
+REVIEW_ROWS = Counter(
+    "semantic_router_review_sample_rows_total",
+    "Disagreements written to the review sample, by candidate and result (written; full: the "
+    "sample reached its size cap; failed: the volume refused the write).",
+    ["candidate", "result"],
+)
+
+
+def observe_shadow(candidate: str, live: Decision, shadow: Decision) -> None:
+    """One shadow decision beside the live one: counted, timed and logged with both routes, never
+    the prompt."""
+    agree = "yes" if live.model == shadow.model else "no"
+    SHADOW_DECISIONS.labels(
+        candidate=candidate,
+        route=live.route or NO_ROUTE,
+        candidate_route=shadow.route or NO_ROUTE,
+        agree=agree,
+    ).inc()
+    SHADOW_SECONDS.labels(candidate=candidate).observe(shadow.latency_ms / 1000.0)
+    event(
+        logging.INFO,
+        "shadow_decision",
+        candidate=candidate,
+        agree=agree == "yes",
+        route=live.route,
+        model=live.model,
+        candidate_route=shadow.route,
+        candidate_model=shadow.model,
+        candidate_reason=str(shadow.reason),
+        candidate_latency_ms=round(shadow.latency_ms, 2),
     )

@@ -10,6 +10,12 @@ With runtime adapters on (runtime_adapters.py), a background task checks the fil
 too (an edit counts without a request coming) and keeps the adapters the routes name loaded: a
 route may name an adapter whose folder is in the runtime adapters volume, and a reload refuses
 only names that are neither served nor there.
+
+The file's candidate (routes_file.candidate) gets a Shadow (shadow.py) that decides beside the live
+decider. It is checked after the live routes and on its own: a broken candidate is logged and
+counted, and the live routes load and serve as if it were not there. A decider or encoder already
+built for the same settings is reused, so promoting a candidate (its settings become the live
+ones) swaps in what is already loaded.
 """
 
 from __future__ import annotations
@@ -22,12 +28,26 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from dynamic_model_router.decide.decider import RouteDecider
+from dynamic_model_router.encoding.encoder import EncoderError
 from dynamic_model_router.log import log
-from dynamic_model_router.observe.metrics import RELOADS, ROUTES_FILE_REJECTED, known_routes
-from dynamic_model_router.routes_file import RoutesConfig, check_served, load_routes
+from dynamic_model_router.observe import review_sample
+from dynamic_model_router.observe.metrics import (
+    CANDIDATE_REJECTED,
+    ENCODER_REJECTED,
+    RELOADS,
+    ROUTES_FILE_REJECTED,
+    known_routes,
+)
+from dynamic_model_router.routes_file import Candidate, RoutesConfig, candidate, check_served, load_routes
 from dynamic_model_router.runtime.adapters import RuntimeAdapters
+from dynamic_model_router.runtime.shadow import Shadow
 
 Stamp = tuple[int, int, int] | None
+
+
+def _routing(config: RoutesConfig) -> RoutesConfig:
+    """The settings a decider is built from (the candidate is not one of them)."""
+    return config.model_copy(update={"candidate": None})
 
 
 def _stamp(path: Path) -> Stamp:
@@ -56,8 +76,11 @@ class LiveRoutes:
         self._adapters_task: asyncio.Task[None] | None = None
         self._stamp = _stamp(self.path)
         # The first load fails loudly: a proxy must not start with routes it cannot read.
-        self.decider = RouteDecider(load_routes(self.path))
+        self._config = load_routes(self.path)
+        self.decider = RouteDecider(_routing(self._config))
         known_routes(self.config)
+        self.shadow: Shadow | None = None
+        self._shadow_for(self._config, None, [self.decider])
         log.info(
             "semantic router ready: %s routes %s from %s",
             self.config.virtual_model,
@@ -73,7 +96,7 @@ class LiveRoutes:
 
     @property
     def config(self) -> RoutesConfig:
-        return self.decider.config
+        return self._config
 
     def runtime_models(self) -> set[str]:
         """The models the routes name that only runtime adapters can serve."""
@@ -123,27 +146,33 @@ class LiveRoutes:
         self._reload_task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.reload, stamp))
 
     def reload(self, stamp: Stamp = None) -> bool:
-        """Rebuild the decider from the file now; on failure keep the current one."""
+        """Rebuild the decider from the file now; on failure keep the current one. Then the
+        candidate's shadow, which never touches the live routes."""
         self._stamp = stamp if stamp is not None else _stamp(self.path)
         started = time.perf_counter()
+        served: set[str] | None = None
+        built = self._built()
         try:
             config = load_routes(self.path)
-            served = self.served_models()
-            if served is not None:
-                present = self.adapters.present() if self.adapters else set()
-                check_served(config, {*served, *present}, str(self.path))
-            same_encoder = config.encoder == self.decider.config.encoder
-            decider = RouteDecider(config, self.decider.encoder if same_encoder else None)
+            if (models := self.served_models()) is not None:
+                served = {*models, *(self.adapters.present() if self.adapters else ())}
+                check_served(config, served, str(self.path))
+            decider = self._decider_for(_routing(config), built)
         except Exception as e:  # any failure must leave the last good routes serving
             log.error(
                 "routes reload failed, keeping the last good routes (%d routes): %s",
-                len(self.decider.config.routes),
+                len(self.config.routes),
                 e,
             )
             RELOADS.labels(result="failure").inc()
             ROUTES_FILE_REJECTED.set(1)
+            if isinstance(e, EncoderError):
+                ENCODER_REJECTED.labels(role="live", problem=e.problem).inc()
             return False
-        self.decider = decider
+        if self.shadow is not None and decider is self.shadow.decider:
+            self._replace_shadow(None, None)  # promoted: it leaves the shadow's thread first
+        decider.encoder.executor = None  # type: ignore[attr-defined]
+        self.decider, self._config = decider, config
         known_routes(config)
         RELOADS.labels(result="success").inc()
         ROUTES_FILE_REJECTED.set(0)
@@ -154,4 +183,67 @@ class LiveRoutes:
             sum(len(r.utterances) for r in config.routes),
             (time.perf_counter() - started) * 1000,
         )
+        self._shadow_for(config, served, built)
         return True
+
+    def _built(self) -> list[RouteDecider]:
+        """The deciders already built: the live one, and the shadow's."""
+        return [self.decider, *([self.shadow.decider] if self.shadow else [])]
+
+    @staticmethod
+    def _decider_for(
+        config: RoutesConfig, built: list[RouteDecider], not_this: RouteDecider | None = None
+    ) -> RouteDecider:
+        """One of `built` made for the same settings (but `not_this`), else a new one on an encoder
+        already loaded for the same encoder settings, else on a new encoder."""
+        for decider in built:
+            if decider.config == config and decider is not not_this:
+                return decider
+        encoder = next((d.encoder for d in built if d.config.encoder == config.encoder), None)
+        return RouteDecider(config, encoder)
+
+    def _shadow_for(
+        self, config: RoutesConfig, served: Collection[str] | None, built: list[RouteDecider]
+    ) -> None:
+        """Start, keep, replace or stop the shadow for the file's candidate, reusing what is
+        `built`; never raises."""
+        try:
+            found = candidate(config, str(self.path))
+            if found is not None and served is not None:
+                check_served(found.config, served, f"{self.path}: candidate {found.name!r}")
+            wanted = found if found is not None and found.shadow else None
+            if wanted is not None and self.shadow is not None and self.shadow.candidate == wanted:
+                CANDIDATE_REJECTED.set(0)
+                return
+            # Never the live decider itself: the two run on different threads.
+            decider = (
+                self._decider_for(wanted.config, [*built, self.decider], self.decider) if wanted else None
+            )
+        except Exception as e:  # a broken candidate stops the shadow, never the live routes
+            log.error("candidate refused, no shadow decisions; the live routes serve as ever: %s", e)
+            CANDIDATE_REJECTED.set(1)
+            if isinstance(e, EncoderError):
+                ENCODER_REJECTED.labels(role="candidate", problem=e.problem).inc()
+            self._replace_shadow(None, None)
+            return
+        CANDIDATE_REJECTED.set(0)
+        self._replace_shadow(wanted, decider)
+
+    def _replace_shadow(self, wanted: Candidate | None, decider: RouteDecider | None) -> None:
+        old, self.shadow = self.shadow, None
+        if old is not None:
+            old.close()
+        if wanted is None or decider is None:
+            return
+        review = (
+            review_sample.from_environment(wanted.name, wanted.config.max_chars) if wanted.review else None
+        )
+        shadow = Shadow(wanted, decider, review)
+        if decider.encoder is not self.decider.encoder:
+            decider.encoder.executor = shadow.executor  # type: ignore[attr-defined]
+        self.shadow = shadow
+        log.info(
+            "shadow decisions by candidate %s%s",
+            wanted.name,
+            " (disagreements to the review sample)" if review else "",
+        )
