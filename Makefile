@@ -24,7 +24,7 @@ VALUES ?=
 STACK := $(PY) -m dmr_tools.stack --run-dir $(RUN_DIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench eval proxy-config chart-docs dashboard train
+.PHONY: help lock audit setup up down status decisions edit-routes images load test test-fast lint clean bench bench-shadow eval proxy-config chart-docs dashboard train
 
 help: ## list the targets, each with one line (this)
 	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -230,6 +230,9 @@ load: $(VENV)/.installed ## a long load run through the running stack (LOAD=tota
 bench: $(VENV)/.installed $(TOOLS)/.installed ## the router's cost and the proxy's throughput with and without it
 	$(PY) -m dmr_tools.bench.route_bench
 
+bench-shadow: $(VENV)/.installed $(TOOLS)/.installed $(TRAIN_VENV)/.installed ## what shadow decisions and encoder swaps cost the live path
+	$(PY) -m dmr_tools.bench.shadow_bench
+
 # Train the router's encoder on a routes file and labelled examples (a reviewed ratings file,
 # say), fit its class head on those and the public data (data/public/), then fit the routes'
 # history weight and threshold to both on labelled conversations:
@@ -253,7 +256,8 @@ train: $(TRAIN_VENV)/.installed $(VENV)/.installed ## train the router's encoder
 	  $(if $(ENCODER_PUBLIC),--public $(ENCODER_PUBLIC) --max-tokens 32) --follow-ups $(FOLLOW_UPS) \
 	  --base $(ENCODER_BASE) --out $(ENCODER)
 	$(PY) -m dynamic_model_router.training.head --routes $(ROUTES) --encoder $(ENCODER) --examples $(EXAMPLES) $(HEAD_EXAMPLES) $(PUBLIC_EXAMPLES)
-	$(PY) -m dynamic_model_router.training.fit --routes $(ROUTES) --encoder $(ENCODER) --data $(FIT_DATA) -o $(ENCODER)/routes.yaml
+	@# The routes' utterance embeddings go in the folder too: a proxy swapping to it embeds none of them.
+	SEMANTIC_ROUTER_CACHE_DIR=$(ENCODER) $(PY) -m dynamic_model_router.training.fit --routes $(ROUTES) --encoder $(ENCODER) --data $(FIT_DATA) -o $(ENCODER)/routes.yaml
 
 # Default: every labelled set of the project, and the public benchmark when it lies beside the clone.
 EVAL_DATA := $(sort $(wildcard tests/data/*.jsonl)) $(wildcard ../shared/datasets/routing-dev.jsonl)

@@ -97,6 +97,8 @@ route (its utterances here, or the bundled file's route to it), unless it says `
 {{- $_ := include "dmr.ownChatTemplates" . }}
 {{- range .Values.adapters }}{{ if .prompt }}{{ $_ := set $prompts .name .prompt }}{{ end }}{{ end }}
 {{- with $prompts }}{{ $_ := set $file "prompts" . }}{{ end }}
+{{- with .Values.router.encoder }}{{ $_ := set $file "encoder" . }}{{ end }}
+{{- with .Values.router.candidate }}{{ $_ := set $file "candidate" . }}{{ end }}
 {{- $_ := set $file "virtual_model" .Values.router.virtualModel }}
 {{- $_ := set $file "default_model" .Values.baseModel.name }}
 {{- toYaml $file }}

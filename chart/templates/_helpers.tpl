@@ -27,9 +27,40 @@
 {{- define "dmr.openwebui.fullname" -}}
 {{- printf "%s-open-webui" (include "dmr.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
-{{/* The claim holding runtime adapters: the operator's own, or the one the chart makes. */}}
+{{/* A volume's claim: the operator's own, or the one the chart makes; call with
+(dict "ctx" $ "persistence" <its persistence values> "suffix" "runtime-adapters"). */}}
+{{- define "dmr.claim" -}}
+{{- .persistence.existingClaim | default (printf "%s-%s" (include "dmr.fullname" .ctx) .suffix) }}
+{{- end }}
 {{- define "dmr.runtimeAdapters.claim" -}}
-{{- .Values.runtimeAdapters.persistence.existingClaim | default (printf "%s-runtime-adapters" (include "dmr.fullname" .)) }}
+{{- include "dmr.claim" (dict "ctx" . "persistence" .Values.runtimeAdapters.persistence "suffix" "runtime-adapters") }}
+{{- end }}
+{{- define "dmr.encoders.claim" -}}
+{{- include "dmr.claim" (dict "ctx" . "persistence" .Values.router.encoders.persistence "suffix" "encoders") }}
+{{- end }}
+{{- define "dmr.review.claim" -}}
+{{- include "dmr.claim" (dict "ctx" . "persistence" .Values.router.review.persistence "suffix" "review") }}
+{{- end }}
+
+{{/* A PersistentVolumeClaim the chart makes, unless the operator names their own; call with
+(dict "ctx" $ "persistence" <values> "claim" <name> "component" "litellm"). */}}
+{{- define "dmr.pvc" -}}
+{{- if not .persistence.existingClaim }}
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {{ .claim }}
+  labels:
+    {{- include "dmr.labels" (dict "ctx" .ctx "component" .component) | nindent 4 }}
+spec:
+  accessModes: [{{ .persistence.accessMode | quote }}]
+  {{- with .persistence.storageClassName }}
+  storageClassName: {{ . }}
+  {{- end }}
+  resources:
+    requests:
+      storage: {{ .persistence.size }}
+{{- end }}
 {{- end }}
 
 {{- define "dmr.routes.fullname" -}}

@@ -93,7 +93,7 @@ def test_promtool_accepts_the_rendered_rules(tmp_path: Path):
     path.write_text(yaml.safe_dump({"groups": rule_groups()}), encoding="utf-8")
     result = promtool("check", "rules", str(path))
     assert result.returncode == 0, f"promtool check rules:\n{result.stdout}\n{result.stderr}"
-    assert "SUCCESS: 7 rules found" in result.stdout, result.stdout
+    assert "SUCCESS: 8 rules found" in result.stdout, result.stdout
 
 
 def test_every_alert_fires_on_synthetic_series_and_stays_silent_on_healthy_ones(tmp_path: Path):

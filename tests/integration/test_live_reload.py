@@ -3,9 +3,6 @@ routing for the next request, without a restart; a broken edit changes nothing."
 
 from __future__ import annotations
 
-import re
-
-import httpx
 import openai
 import pytest
 import yaml
@@ -58,11 +55,7 @@ def test_new_utterances_in_the_live_routes_file_move_the_next_request_without_a_
 
 
 def failed_reloads(proxy) -> float:
-    metrics = httpx.get(
-        f"{proxy.url}/metrics/", headers={"Authorization": f"Bearer {proxy.key}"}, timeout=30
-    ).text
-    found = re.search(r'semantic_router_reloads_total\{result="failure"\} ([0-9.]+)', metrics)
-    return float(found.group(1)) if found else 0.0
+    return proxy.sample("semantic_router_reloads_total", result="failure") or 0.0
 
 
 @pytest.mark.parametrize(

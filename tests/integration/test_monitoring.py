@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from dmr_tools.chart import find, render
 from dmr_tools.paths import DASHBOARD
@@ -61,7 +60,7 @@ def prometheus(stack) -> Iterator[Prometheus]:
 
 
 @pytest.fixture(scope="module")
-def traffic(stack, proxy, vllm, prometheus, rules) -> dict[str, list[dict[str, Any]]]:
+def traffic(stack, proxy, vllm, prometheus, rules) -> Iterator[dict[str, list[dict[str, Any]]]]:
     """Drive every situation an alert watches, and what each alert's expression returned in it."""
     fired: dict[str, list[dict[str, Any]]] = {}
 
@@ -107,7 +106,12 @@ def traffic(stack, proxy, vllm, prometheus, rules) -> dict[str, list[dict[str, A
         restarted = stack_up(stack.run_dir, ports)
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
 
-    # Every route, a direct call to an adapter, and a malformed request.
+    # A candidate router shadowing the live one (it sends everything to the base model), then every
+    # route, a direct call to an adapter, and a malformed request.
+    candidate = {"name": "monitoring-check", "threshold": 100.0}
+    routes = yaml.safe_load(proxy.routes_text) | {"candidate": candidate}
+    proxy.routes_file.write_text(yaml.safe_dump(routes, sort_keys=False), encoding="utf-8")
+    seen_by_the_router(proxy, "shadow decisions by candidate monitoring-check")
     for model, text in BY_MODEL.items():
         for _ in range(2):
             response = proxy.chat(user(text))
@@ -123,7 +127,11 @@ def traffic(stack, proxy, vllm, prometheus, rules) -> dict[str, list[dict[str, A
         f'sum(semantic_router_requests_refused_total{{check="malformed"}}) >= {refused}',
         "the last scrape",
     )
-    return fired
+    fired["RouterShadowDisagreeing"] = wait_for(
+        prometheus, rules["RouterShadowDisagreeing"], "a candidate disagreeing with the live router"
+    )
+    yield fired
+    proxy.routes_file.write_text(proxy.routes_text, encoding="utf-8")
 
 
 def seen_by_the_router(proxy, line: str) -> None:
@@ -138,12 +146,9 @@ def seen_by_the_router(proxy, line: str) -> None:
 
 def proxy_sample(proxy, name: str, **labels: str) -> float:
     """A sample's value on the proxy's own /metrics/ now."""
-    page = httpx.get(f"{proxy.url}/metrics/", headers=proxy.headers, timeout=30).text
-    for family in text_string_to_metric_families(page):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return sample.value
-    raise AssertionError(f"no {name}{labels} on the proxy's /metrics/")
+    value = proxy.sample(name, **labels)
+    assert value is not None, f"no {name}{labels} on the proxy's /metrics/"
+    return value
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
@@ -196,6 +201,8 @@ def test_each_watched_fault_makes_its_alert_expression_return_series(traffic):
     unavailable = traffic["RouterAdapterAnsweredByFallback"]
     assert {s["metric"].get("model") for s in unavailable} == {"dcot"}, unavailable
     assert traffic["RouterRoutesReloadFailing"] and traffic["RouterModelServerUnavailable"]
+    disagreeing = traffic["RouterShadowDisagreeing"]
+    assert {s["metric"].get("candidate") for s in disagreeing} == {"monitoring-check"}, disagreeing
 
 
 def test_every_series_an_alert_reads_exists(prometheus, traffic, rules):

@@ -36,7 +36,7 @@ def records(run_dir: Path) -> dict[str, dict]:
 
 def stack_objects() -> list[dict]:
     """The chart as the tests' stack renders it: make up's values and TEST_VALUES."""
-    return render(str(LOCAL_MODEL_VALUES), str(TEST_VALUES), namespace=NAMESPACE, monitoring=True)
+    return render(str(LOCAL_MODEL_VALUES), *map(str, TEST_VALUES), namespace=NAMESPACE, monitoring=True)
 
 
 def rendered(kind: str, component: str) -> dict:

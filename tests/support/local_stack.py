@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from dmr_tools.paths import CHART_VALUES, ROOT
 from dmr_tools.processes import Server, base_env, command_line, environment, free_port, tail
@@ -17,7 +18,8 @@ from dmr_tools.stack.run_dir import COMPONENTS, RunDir
 
 # The tests' stack is `make up`'s plus runtime adapters (and with them vLLM's runtime adapter API,
 # so a test can also take a chart adapter away).
-TEST_VALUES = CHART_VALUES / "runtime-adapters.yaml"
+# Runtime adapters and shadow decisions on: the tests use both volumes.
+TEST_VALUES = (CHART_VALUES / "runtime-adapters.yaml", CHART_VALUES / "shadow.yaml")
 BASE_MODEL = "phi2"
 
 
@@ -35,7 +37,8 @@ def stack_command(run_dir: Path, *args: str, timeout_s: float = 60) -> subproces
 
 def stack_up(run_dir: Path, ports: list[str], timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
     """`make up` for the tests' stack: starts whatever of it is not running, on these port options."""
-    return stack_command(run_dir, "up", *ports, "--values", str(TEST_VALUES), timeout_s=timeout_s)
+    values = [arg for path in TEST_VALUES for arg in ("--values", str(path))]
+    return stack_command(run_dir, "up", *ports, *values, timeout_s=timeout_s)
 
 
 def free_ports(count: int) -> list[int]:
@@ -120,6 +123,15 @@ class Proxy:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
+
+    def sample(self, name: str, **labels: str) -> float | None:
+        """A sample's value on the proxy's own /metrics/ now (None: no such series)."""
+        page = httpx.get(f"{self.url}/metrics/", headers=self.headers, timeout=30).text
+        for family in text_string_to_metric_families(page):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return float(sample.value)
+        return None
 
     def chat(self, messages: list[dict], model: str = "auto") -> httpx.Response:
         """One short chat completion through the proxy, with the master key."""

@@ -265,7 +265,7 @@ def test_disagreements_go_to_the_review_sample_in_the_review_format_until_its_ca
         routed(live, MEDICAL)
     routed(live, "hello there")  # the base model answers both ways: agreement, not written
     live.shadow.join(30)
-    sample = review / "strict.jsonl"
+    [sample] = review.glob("strict-*.jsonl")
     rows = [json.loads(line) for line in sample.read_text(encoding="utf-8").splitlines()]
     assert 1 <= len(rows) < 6 and sample.stat().st_size <= 1024 * 1.024 + 1, "the cap stops the sample"
     assert rows[0]["messages"] == user(MEDICAL) and rows[0]["route"] is None
@@ -285,3 +285,31 @@ def test_review_asked_without_a_review_volume_writes_nothing_and_says_so(
     assert live.shadow is not None and live.shadow.review is None
     assert "review_sample_off" in caplog.text
     live.shadow.close()
+
+
+@pytest.mark.parametrize(
+    "encoder, problem",
+    [
+        ({"path": "nowhere"}, "missing"),
+        ({"path": "v2", "sha256": "0" * 64}, "sha256"),
+        ({"path": "v2", "dimension": 768}, "dimension"),
+        ({"path": "garbled"}, "unreadable"),
+    ],
+    ids=["missing", "wrong-sha256", "wrong-dimension", "unreadable"],
+)
+def test_a_live_encoder_swap_that_cannot_load_is_refused_counted_and_the_last_good_one_serves(
+    tmp_path: Path, encoders: Path, encoder: dict[str, Any], problem: str, caplog
+):
+    garbled = encoders / "garbled"
+    shutil.copytree(encoders / "v2", garbled)
+    (garbled / "model.onnx").write_bytes(b"not an onnx model")
+    path = routes_with(tmp_path)
+    live = LiveRoutes(path, check_interval_s=0)
+    serving = live.decider
+    before = value("semantic_router_encoder_rejected_total", role="live", problem=problem)
+    with caplog.at_level("ERROR", logger=LOGGER_NAME):
+        assert not reload(live, path, encoder=encoder), "a reload naming an unusable encoder is refused"
+    assert live.decider is serving, "the last good encoder keeps serving"
+    assert value("semantic_router_encoder_rejected_total", role="live", problem=problem) == before + 1
+    assert "routes reload failed, keeping the last good routes" in caplog.text
+    assert routed(live, MEDICAL).model == "doctor"

@@ -2,8 +2,9 @@
 
 An entry is keyed by the encoder's identity (the sha256 of its model file and its name) and the
 utterance's text, so a changed model never serves stale vectors. Entries are read from the
-writable cache folder (SEMANTIC_ROUTER_CACHE_DIR) and from a read-only seed folder
-(SEMANTIC_ROUTER_CACHE_SEED: the container image holds the default routes' embeddings there);
+writable cache folder (SEMANTIC_ROUTER_CACHE_DIR) and from read-only seed folders
+(SEMANTIC_ROUTER_CACHE_SEED: the container image holds the default routes' embeddings there; and
+the encoder's own folder);
 new ones are written to the writable folder only. Without SEMANTIC_ROUTER_CACHE_DIR the cache
 lives in memory, which still spares a reload from embedding what did not change.
 """
@@ -36,10 +37,16 @@ class EmbeddingCache:
             self._load(path)
 
     @classmethod
-    def from_environment(cls, encoder_id: str) -> EmbeddingCache:
+    def from_environment(cls, encoder_id: str, encoder_dir: Path | None = None) -> EmbeddingCache:
+        """The cache the environment names; the encoder's own folder is a seed too (`make train`
+        leaves its routes' embeddings there, so a swap to it embeds only what changed since)."""
         directory = os.environ.get(CACHE_DIR_ENV)
-        seed = os.environ.get(CACHE_SEED_ENV)
-        return cls(encoder_id, Path(directory) if directory else None, [Path(seed)] if seed else [])
+        seeds = [Path(seed)] if (seed := os.environ.get(CACHE_SEED_ENV)) else []
+        return cls(
+            encoder_id,
+            Path(directory) if directory else None,
+            [*seeds, *([encoder_dir] if encoder_dir else [])],
+        )
 
     def key(self, text: str) -> str:
         return hashlib.sha256(f"{self.encoder_id}\0{text}".encode()).hexdigest()

@@ -194,5 +194,7 @@ def load_encoder(config: EncoderConfig) -> OfflineFastEmbedEncoder:
             "dimension",
         )
     encoder.model_sha256 = actual
-    encoder.cache = EmbeddingCache.from_environment(hashlib.sha256(f"{actual}\0{name}".encode()).hexdigest())
+    encoder.cache = EmbeddingCache.from_environment(
+        hashlib.sha256(f"{actual}\0{name}".encode()).hexdigest(), folder
+    )
     return encoder

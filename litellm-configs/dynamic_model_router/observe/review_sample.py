@@ -4,7 +4,7 @@ so `evaluate`, `propose` and `make train` take it as it is.
 
 Opt-in twice: the routes file's candidate says `review: true`, and the chart mounts a volume at
 SEMANTIC_ROUTER_REVIEW_DIR. It holds people's questions, so it is written there and nowhere else
-(docs/shadow.md). Each candidate writes `<candidate>.jsonl` until the file reaches
+(docs/shadow.md). Each candidate writes `<candidate>-<pod>.jsonl` until the file reaches
 SEMANTIC_ROUTER_REVIEW_MAX_MB (default 10), then stops, counted and logged once.
 """
 
@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -30,12 +31,17 @@ DEFAULT_MAX_MB = 10.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def _safe(name: str) -> str:
+    return _UNSAFE.sub("-", name).strip(".-") or "unnamed"
+
+
 class ReviewSample:
     """Appends disagreements to one size-capped JSONL file."""
 
     def __init__(self, folder: Path, candidate: str, max_bytes: int, max_chars: int = 2000):
         self.candidate = candidate
-        self.path = folder / f"{_UNSAFE.sub('-', candidate).strip('.-') or 'candidate'}.jsonl"
+        # One file per proxy pod: pods never append to the same file on a shared volume.
+        self.path = folder / f"{_safe(candidate)}-{_safe(socket.gethostname())}.jsonl"
         self.max_bytes = max_bytes
         self.max_chars = max_chars
         self._lock = threading.Lock()

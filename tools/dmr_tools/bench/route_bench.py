@@ -196,7 +196,11 @@ async def load(
     return len(requests) / elapsed, median, p99
 
 
-def start_proxy(workdir: Path, backend_port: int, with_hook: bool) -> tuple[Server, str, str]:
+def start_proxy(
+    workdir: Path, backend_port: int, with_hook: bool, name: str = "", **environment: str
+) -> tuple[Server, str, str]:
+    """A proxy in front of the backend (its log: workdir/litellm-<name>.log), with the chart's
+    config and these environment variables (SEMANTIC_ROUTES_FILE, say)."""
     port = free_port()
     key = "sk-bench-" + os.urandom(8).hex()
     env = base_env(
@@ -204,13 +208,12 @@ def start_proxy(workdir: Path, backend_port: int, with_hook: bool) -> tuple[Serv
         VLLM_API_KEY="unused",
         LITELLM_MASTER_KEY=key,
         SEMANTIC_ROUTER_LOG_LEVEL="WARNING",
-        **{CACHE_DIR_ENV: str(workdir / "embedding-cache")},
+        **{CACHE_DIR_ENV: str(workdir / "embedding-cache"), **environment},
     )
     config = proxy_config(workdir, with_hook)
     cmd = [str(LITELLM_BIN), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
-    server = Server.start(
-        "LiteLLM", cmd, env, workdir / f"litellm-{'with' if with_hook else 'without'}.log", port
-    )
+    log = workdir / f"litellm-{name or ('with' if with_hook else 'without')}.log"
+    server = Server.start("LiteLLM", cmd, env, log, port)
     return server, f"http://127.0.0.1:{port}", key
 
 

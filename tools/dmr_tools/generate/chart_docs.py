@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from dmr_tools.paths import ROOT
-from dynamic_model_router.routes_file import PromptConfig, RouteConfig
+from dynamic_model_router.routes_file import CandidateConfig, EncoderConfig, PromptConfig, RouteConfig
 
 CHART = ROOT / "chart"
 PARAM = re.compile(r"^## @param (\S+)(?: \[([^\]]+)\])? (.*)$", re.M)
@@ -78,6 +79,22 @@ def adapter_items() -> dict[str, Any]:
     }
 
 
+def routes_file_object(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """A value written into the routes file as it is: typed by the file's own model; `{}`, none."""
+    schema = inlined(model.model_json_schema())
+    entry = {"type": "object", "description": description, "properties": schema["properties"]}
+    if required := schema.get("required"):
+        entry |= {"if": {"minProperties": 1}, "then": {"required": required}}
+    return entry
+
+
+# Values the chart writes into the routes file, and the routes file's model of each.
+ROUTES_FILE_VALUES: dict[str, type[BaseModel]] = {
+    "router.encoder": EncoderConfig,
+    "router.candidate": CandidateConfig,
+}
+
+
 def close(node: dict[str, Any]) -> None:
     """additionalProperties: false on every object with declared keys, all the way down."""
     if node.get("type") == "object" and "properties" in node:
@@ -101,6 +118,9 @@ def strict(schema: dict[str, Any], values_text: str) -> dict[str, Any]:
         entry: dict[str, Any] = {"type": kind, "description": description}
         if name == "adapters":
             entry["items"] = adapter_items()
+        if name in ROUTES_FILE_VALUES:
+            entry = routes_file_object(ROUTES_FILE_VALUES[name], description)
+            close(entry)
         node["properties"][leaf] = entry
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",

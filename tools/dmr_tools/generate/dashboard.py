@@ -28,6 +28,7 @@ NS = 'namespace="$namespace"'
 RATE = "$__rate_interval"
 DECISIONS = "semantic_router_decisions_total"
 REQUESTS = "litellm_proxy_total_requests_metric_total"
+SHADOW = "semantic_router_shadow_decisions_total"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,52 @@ ROWS: dict[str, tuple[Panel, ...]] = {
             "s",
         ),
     ),
+    "Shadow decisions (a candidate router beside the live one)": (
+        Panel(
+            "Agreement with the live router per candidate",
+            "The share of routed requests for which the candidate would have chosen the same model as "
+            "the live router (docs/shadow.md; alert RouterShadowDisagreeing).",
+            (
+                Query(
+                    f'(sum by (candidate) (rate({SHADOW}{{{NS}, agree="yes"}}[{RATE}]))'
+                    f" or sum by (candidate) (rate({SHADOW}{{{NS}}}[{RATE}])) * 0)"
+                    f" / sum by (candidate) (rate({SHADOW}{{{NS}}}[{RATE}]))",
+                    "{{candidate}}",
+                ),
+            ),
+            "percentunit",
+        ),
+        Panel(
+            "Live route against the candidate's over the time range",
+            "How many requests each pair of (live route, candidate route) saw: the off-diagonal rows are "
+            "what the candidate would change (none: no route, the base model).",
+            (
+                Query(
+                    f"sum by (candidate, route, candidate_route) (increase({SHADOW}{{{NS}}}[$__range]))",
+                    instant=True,
+                ),
+            ),
+            kind="table",
+        ),
+        Panel(
+            "Candidate decision time",
+            "The candidate's time to decide, off the request's path (median, 99th percentile).",
+            quantiles("semantic_router_shadow_decision_seconds", "candidate, ", (0.5, 0.99), "{{candidate}}"),
+            "s",
+        ),
+        Panel(
+            "Shadow work dropped",
+            "Shadow decisions not made, by reason: busy (its queue was full: the proxy was busier), late "
+            "(it waited too long), failed (the candidate raised; see the proxy log).",
+            (
+                Query(
+                    "sum by (candidate, reason) "
+                    f"(increase(semantic_router_shadow_dropped_total{{{NS}}}[{RATE}]))",
+                    "{{candidate}} {{reason}}",
+                ),
+            ),
+        ),
+    ),
     "Failures": (
         Panel(
             "Fallbacks and an unreachable model server",
@@ -140,12 +187,14 @@ ROWS: dict[str, tuple[Panel, ...]] = {
         Panel(
             "Routes reloads",
             "Reloads of the routes file by result, and whether a refused file is on disk now (1: the last "
-            "good routes serve; alert RouterRoutesReloadFailing).",
+            "good routes serve; alert RouterRoutesReloadFailing) or a refused candidate (1: no shadow "
+            "decisions; the live routes are not affected).",
             (
                 Query(
                     f"sum by (result) (increase(semantic_router_reloads_total{{{NS}}}[{RATE}]))", "{{result}}"
                 ),
                 Query(f"max(semantic_router_routes_file_rejected{{{NS}}})", "refused file on disk"),
+                Query(f"max(semantic_router_candidate_rejected{{{NS}}})", "refused candidate"),
             ),
         ),
         Panel(
