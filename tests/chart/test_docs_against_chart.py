@@ -20,7 +20,8 @@ TOP_LEVEL = list(yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-
 
 @pytest.fixture(scope="module")
 def object_names() -> set[str]:
-    objects = render(monitoring=True)  # release "router", as the docs' `helm install router`
+    # Release "router", as the docs' `helm install router`, with the optional volumes the docs describe.
+    objects = render("runtime-adapters.yaml", "shadow.yaml", monitoring=True)
     names = {o["metadata"]["name"] for o in objects}
     assert FULLNAME + "-routes" in names, f"the chart's names changed: {sorted(names)}"
     return names

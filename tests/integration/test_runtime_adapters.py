@@ -154,10 +154,11 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
     ]
     write_routes(proxy, {**routes, "routes": [*edited, PETS_ROUTE]})
     until("doctor-v2 loaded", lambda: "doctor-v2" in proxy_serves(proxy))
-    openings = [f"{MEDICAL} I am {age} years old." for age in range(18, 78)]
+    # The split is a hash of each conversation's first message: these 40 give the canary 6.
+    openings = [f"{MEDICAL} I am {age} years old." for age in range(18, 58)]
     first = {}
     for text in openings:
-        response = proxy.chat(user(text))
+        response = proxy.chat(user(text), max_tokens=1)
         assert response.status_code == 200, response.text
         first[text] = response.headers["x-semantic-route"]
     split = Counter(first.values())
@@ -165,13 +166,14 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
     print(f"\ncanary at 20% over {len(openings)} conversations: {dict(split)}")
     assert set(split) == {"doctor", "doctor-v2"}, split
     assert 0.08 <= split["doctor-v2"] / len(openings) <= 0.35, split
-    for text in openings[:20]:
+    for text in openings[:12]:
         follow_up = [
             *user(text),
             {"role": "assistant", "content": "I see."},
             *user("and how long will it last?"),
         ]
-        assert proxy.chat(follow_up).headers["x-semantic-route"] == first[text], f"{text!r} changed version"
+        routed = proxy.chat(follow_up, max_tokens=1).headers["x-semantic-route"]
+        assert routed == first[text], f"{text!r} changed version"
 
     # All of it to the new version, then the old one out of the route: ConfigMap edits only.
     full = [
@@ -182,14 +184,17 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
     until(
         "every conversation on doctor-v2",
         lambda: all(
-            proxy.chat(user(text)).headers["x-semantic-route"] == "doctor-v2" for text in openings[:10]
+            proxy.chat(user(text), max_tokens=1).headers["x-semantic-route"] == "doctor-v2"
+            for text in openings[:10]
         ),
     )
     only_new = [{**r, "model": "doctor-v2"} if r["name"] == "doctor" else r for r in routes["routes"]]
     reloads = proxy.log.text().count("routes reloaded")
     write_routes(proxy, {**routes, "routes": [*only_new, PETS_ROUTE]})
     until("the old version's removal reloaded", lambda: proxy.log.text().count("routes reloaded") > reloads)
-    assert {proxy.chat(user(text)).headers["x-semantic-route"] for text in openings[:10]} == {"doctor-v2"}
+    assert {proxy.chat(user(text), max_tokens=1).headers["x-semantic-route"] for text in openings[:10]} == {
+        "doctor-v2"
+    }
 
 
 @pytest.mark.parametrize(("name", "rank", "spoil", "problem"), BROKEN, ids=[b[0] for b in BROKEN])

@@ -133,12 +133,12 @@ class Proxy:
                     return float(sample.value)
         return None
 
-    def chat(self, messages: list[dict], model: str = "auto") -> httpx.Response:
+    def chat(self, messages: list[dict], model: str = "auto", max_tokens: int = 8) -> httpx.Response:
         """One short chat completion through the proxy, with the master key."""
         return httpx.post(
             f"{self.url}/v1/chat/completions",
             headers=self.headers,
-            json={"model": model, "messages": messages, "max_tokens": 8},
+            json={"model": model, "messages": messages, "max_tokens": max_tokens},
             timeout=60,
         )
 

@@ -252,6 +252,49 @@ def test_a_job_that_waited_too_long_is_dropped_as_late(tmp_path: Path):
     shadow.close()
 
 
+def test_a_shadow_decides_nothing_while_live_requests_keep_coming_and_drops_them_as_late(tmp_path: Path):
+    found = candidate(load_routes(routes_with(tmp_path, candidate={"name": "polite"})))
+    assert found is not None
+    shadow = Shadow(found, RouteDecider(found.config), max_wait_s=0.3, quiet_s=0.05)
+    live = Decision("doctor", "doctor", 3.0, Reason.ROUTE)
+    late = value("semantic_router_shadow_dropped_total", candidate="polite", reason="late")
+    decided = value(
+        "semantic_router_shadow_decisions_total",
+        candidate="polite",
+        route="doctor",
+        candidate_route="doctor",
+        agree="yes",
+    )
+    for _ in range(60):  # a live request every 10 ms for 0.6 s: never 50 ms of quiet
+        shadow.submit(user(MEDICAL), live)
+        time.sleep(0.01)
+    made = (
+        value(
+            "semantic_router_shadow_decisions_total",
+            candidate="polite",
+            route="doctor",
+            candidate_route="doctor",
+            agree="yes",
+        )
+        - decided
+    )
+    assert made == 0, f"the shadow decided {made} times while live requests kept coming"
+    assert value("semantic_router_shadow_dropped_total", candidate="polite", reason="late") > late
+    shadow.join(5)
+    after = (
+        value(
+            "semantic_router_shadow_decisions_total",
+            candidate="polite",
+            route="doctor",
+            candidate_route="doctor",
+            agree="yes",
+        )
+        - decided
+    )
+    assert after >= 1, "once the live router is quiet, the jobs still young enough are decided"
+    shadow.close()
+
+
 def test_disagreements_go_to_the_review_sample_in_the_review_format_until_its_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

@@ -4,8 +4,10 @@ request's path.
 The hook hands each live decision and its messages to `Shadow.submit`, which only puts them in a
 small queue and returns. One worker thread, at the lowest CPU priority, decides them with the
 candidate and records both decisions (metrics, a log line, the review sample on disagreement).
-The answer and its latency never depend on it: a full queue or a job that waited too long is
-dropped and counted, so under load the shadow gives way first.
+The answer and its latency never depend on it: the worker starts a decision only after the live
+router has been quiet for QUIET_S (its Python holds the interpreter lock, so deciding beside live
+requests would delay them), and a job that waited longer than MAX_WAIT_S, or finds the queue
+full, is dropped and counted. Under load the shadow gives way first; between requests it decides.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dynamic_model_router.routes_file import Candidate
 
 QUEUE_SIZE = 32
 MAX_WAIT_S = 2.0
+QUIET_S = 0.2
 _STOP = object()
 
 
@@ -47,12 +50,15 @@ class Shadow:
         review: ReviewSample | None = None,
         queue_size: int = QUEUE_SIZE,
         max_wait_s: float = MAX_WAIT_S,
+        quiet_s: float = QUIET_S,
     ):
         self.candidate = candidate
         self.name = candidate.name
         self.decider = decider
         self.review = review
         self.max_wait_s = max_wait_s
+        self.quiet_s = quiet_s
+        self._last_live = time.monotonic()
         self._jobs: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._closed = False
         # An encoder of its own embeds on its own thread (encoding/encoder.py); one shared with
@@ -66,6 +72,7 @@ class Shadow:
 
     def submit(self, messages: Any, live: Decision) -> None:
         """Queue one request's messages and live decision; never blocks, never raises."""
+        self._last_live = time.monotonic()
         if self._closed or not isinstance(messages, list):
             return
         try:
@@ -107,8 +114,18 @@ class Shadow:
         finally:
             loop.close()
 
+    def _quiet_in_time(self, queued: float) -> bool:
+        """Wait until the live router has been quiet for quiet_s; False once the job is too old."""
+        while True:
+            now = time.monotonic()
+            if now - queued > self.max_wait_s:
+                return False
+            if (quiet := now - self._last_live) >= self.quiet_s:
+                return True
+            time.sleep(self.quiet_s - quiet)
+
     def _decide(self, loop: asyncio.AbstractEventLoop, queued: float, messages: Any, live: Decision) -> None:
-        if time.monotonic() - queued > self.max_wait_s:
+        if not self._quiet_in_time(queued):
             metrics.SHADOW_DROPPED.labels(candidate=self.name, reason="late").inc()
             return
         try:

@@ -31,6 +31,8 @@ from typing import Any
 
 import httpx
 import yaml
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("SEMANTIC_ROUTER_LOG_LEVEL", "WARNING")
@@ -94,17 +96,36 @@ def encoders_volume(workdir: Path) -> tuple[Path, str]:
     return volume, sha
 
 
-async def decision_times(hook: SemanticRouterHook, queries: list[str], tag: str) -> list[float]:
+async def decision_times(hook: SemanticRouterHook, queries: list[str], tag: str, gap_s: float) -> list[float]:
+    """Each message's decision time; messages `gap_s` apart, as chats come (the shadow decides in
+    the gaps: back to back, it would decide nothing)."""
     times = []
     for q in queries:
         data = {"model": "auto", "messages": [{"role": "user", "content": f"{q} {tag}"}]}
         start = time.perf_counter()
         await hook.async_pre_call_hook(None, None, data, "completion")
         times.append((time.perf_counter() - start) * 1000)
+        await asyncio.sleep(gap_s)
     return times
 
 
-def bench_hook(workdir: Path, candidate: dict[str, Any], queries: list[str], rounds: int) -> dict[str, Any]:
+def shadow_counts(page: str, candidate: str) -> tuple[float, float]:
+    """Shadow decisions made and dropped for `candidate`, from a /metrics page."""
+    made = dropped = 0.0
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.labels.get("candidate") != candidate:
+                continue
+            if sample.name == "semantic_router_shadow_decisions_total":
+                made += sample.value
+            elif sample.name == "semantic_router_shadow_dropped_total":
+                dropped += sample.value
+    return made, dropped
+
+
+def bench_hook(
+    workdir: Path, candidate: dict[str, Any], queries: list[str], rounds: int, gap_s: float
+) -> dict[str, Any]:
     write(workdir / "off.yaml", routes())
     write(workdir / "on.yaml", routes(candidate=candidate))
     lives = {shadow: LiveRoutes(workdir / f"{'on' if shadow else 'off'}.yaml") for shadow in (False, True)}
@@ -113,7 +134,7 @@ def bench_hook(workdir: Path, candidate: dict[str, Any], queries: list[str], rou
     medians: dict[bool, list[float]] = {False: [], True: []}
     for r in range(rounds):
         for shadow in (False, True) if r % 2 == 0 else (True, False):
-            found = asyncio.run(decision_times(hooks[shadow], queries, f"#{r}"))
+            found = asyncio.run(decision_times(hooks[shadow], queries, f"#{r}", gap_s))
             if (running := lives[shadow].shadow) is not None:
                 running.join(120)  # the next round starts on an idle shadow
             times[shadow] += found
@@ -121,7 +142,8 @@ def bench_hook(workdir: Path, candidate: dict[str, Any], queries: list[str], rou
     started = lives[True].shadow
     assert started is not None, "the candidate did not start: see the log above"
     started.close()
-    return {"times": times, "medians": medians}
+    made, dropped = shadow_counts(generate_latest().decode(), candidate["name"])
+    return {"times": times, "medians": medians, "made": made, "dropped": dropped}
 
 
 def bench_proxy(workdir: Path, candidate: dict[str, Any], queries: list[str], requests: int, rounds: int):
@@ -141,11 +163,14 @@ def bench_proxy(workdir: Path, candidate: dict[str, Any], queries: list[str], re
                 _, url, key = servers[shadow]
                 batch = [("auto", f"{queries[i % len(queries)]} #{r}.{i}") for i in range(requests)]
                 runs[shadow].append(asyncio.run(load(url, key, batch, 16)))
+        _, url, key = servers[True]
+        page = httpx.get(f"{url}/metrics/", headers={"Authorization": f"Bearer {key}"}, timeout=10).text
+        counts = shadow_counts(page, candidate["name"])
     finally:
         for server, _, _ in servers.values():
             server.stop()
         backend.shutdown()
-    return runs
+    return runs, counts
 
 
 def reloads(url: str, key: str) -> float:
@@ -253,17 +278,18 @@ def bench_swaps(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=200, help="messages per round of the hook's timing")
+    parser.add_argument("--messages", type=int, default=100, help="messages per round of the hook's timing")
     parser.add_argument("--requests", type=int, default=800, help="requests per proxy run at concurrency 16")
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds of each")
+    parser.add_argument("--gap", type=float, default=0.3, help="seconds between the hook's messages")
     args = parser.parse_args()
     queries = texts()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         volume, sha = encoders_volume(workdir)
         candidate = {"name": "base", "encoder": {"model": MODEL, "path": "embedded", "sha256": sha}}
-        hook = bench_hook(workdir, candidate, queries[: args.messages], args.rounds)
-        proxy = bench_proxy(workdir, candidate, queries, args.requests, args.rounds)
+        hook = bench_hook(workdir, candidate, queries[: args.messages], args.rounds, args.gap)
+        proxy, proxy_counts = bench_proxy(workdir, candidate, queries, args.requests, args.rounds)
         swaps = bench_swaps(workdir, volume, sha, queries)
 
     print("\n## The hook's decision, shadow off and on (a candidate encoder of its own)\n")
@@ -273,7 +299,10 @@ def main() -> int:
         rounds = ", ".join(f"{m:.2f}" for m in hook["medians"][shadow])
         print(f"| {'on' if shadow else 'off'} | {median:.2f} | {p99:.2f} | {rounds} |")
     ratio = statistics.median(hook["times"][True]) / statistics.median(hook["times"][False])
-    print(f"\nmedian on / off: {ratio:.2f}x")
+    print(
+        f"\nmedian on / off: {ratio:.2f}x; messages {args.gap} s apart; shadow decisions made "
+        f"{hook['made']:.0f}, dropped {hook['dropped']:.0f}"
+    )
 
     print(f"\n## LiteLLM proxy at concurrency 16, instant backend, {args.rounds} alternated runs each\n")
     print("| shadow | req/s (median of runs) | median ms | p99 ms |\n|---|---|---|---|")
@@ -282,7 +311,10 @@ def main() -> int:
         print(f"| {'on' if shadow else 'off'} | {rps:.1f} | {median:.1f} | {p99:.1f} |")
     ratios = [on[0] / off[0] for off, on in zip(proxy[False], proxy[True], strict=True)]
     each = ", ".join(f"{x:.2f}" for x in ratios)
-    print(f"\nthroughput on/off per round {each}; median {statistics.median(ratios):.2f}")
+    print(
+        f"\nthroughput on/off per round {each}; median {statistics.median(ratios):.2f}; shadow "
+        f"decisions made {proxy_counts[0]:.0f}, dropped {proxy_counts[1]:.0f}"
+    )
 
     print("\n## Encoder swaps under load (concurrency 8, one proxy)\n")
     print("| swap | s from the edit to the reload counted | requests across it | failed |\n|---|---|---|---|")
