@@ -52,6 +52,19 @@ def write(proxy, routes: dict[str, Any], **changes: Any) -> None:
     proxy.routes_file.write_text(yaml.safe_dump(routes | changes, sort_keys=False), encoding="utf-8")
 
 
+def switch(proxy, routes: dict[str, Any], expected: str, what: str, **changes: Any) -> float:
+    """Edit the live routes; the seconds until the medical question goes to `expected`."""
+    started = time.monotonic()
+    write(proxy, routes, **changes)
+    until(
+        f"routing to follow {what}",
+        lambda: answered_by(proxy, MEDICAL) == expected,
+        timeout_s=60,
+        interval_s=0.2,
+    )
+    return round(time.monotonic() - started, 2)
+
+
 def answered_by(proxy, text: str) -> str:
     response = proxy.chat(user(text))
     assert response.status_code == 200, (
@@ -122,23 +135,8 @@ def test_a_candidate_encoder_shadows_live_traffic_then_is_promoted_and_rolled_ba
     assert MEDICAL not in proxy.log.text(), "a prompt reached the proxy's log"
 
     # Promote: the candidate's settings become the live ones; the old ones stay named as the candidate.
-    started = time.monotonic()
-    write(proxy, routes, encoder=ENCODER, threshold=100.0, candidate={"name": "shipped", "encoder": SHIPPED})
-    until(
-        "routing to follow the promoted candidate",
-        lambda: answered_by(proxy, MEDICAL) == "phi2",
-        timeout_s=60,
-        interval_s=0.2,
-    )
-    record_property("promote_s", round(time.monotonic() - started, 2))
-
+    promoted = {"encoder": ENCODER, "threshold": 100.0, "candidate": {"name": "shipped", "encoder": SHIPPED}}
+    record_property("promote_s", switch(proxy, routes, "phi2", "the promoted candidate", **promoted))
     # Roll back: the same swap the other way.
-    started = time.monotonic()
-    write(proxy, routes, candidate={"name": NAME, **STRICT})
-    until(
-        "routing to follow the rollback",
-        lambda: answered_by(proxy, MEDICAL) == "doctor",
-        timeout_s=60,
-        interval_s=0.2,
-    )
-    record_property("rollback_s", round(time.monotonic() - started, 2))
+    rolled_back = {"candidate": {"name": NAME, **STRICT}}
+    record_property("rollback_s", switch(proxy, routes, "doctor", "the rollback", **rolled_back))

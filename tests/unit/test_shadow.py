@@ -36,6 +36,17 @@ def value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+def shadowed(candidate: str, route: str, candidate_route: str, agree: str) -> float:
+    """Shadow decisions counted so far for this pair of routes."""
+    return value(
+        "semantic_router_shadow_decisions_total",
+        candidate=candidate,
+        route=route,
+        candidate_route=candidate_route,
+        agree=agree,
+    )
+
+
 def write(path: Path, data: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
@@ -75,23 +86,11 @@ def encoders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_candidate_decides_beside_the_live_routes_and_the_answer_stays_the_live_one(tmp_path: Path):
     live = LiveRoutes(routes_with(tmp_path, candidate=STRICT), check_interval_s=0)
     assert live.shadow is not None, "a candidate with shadow on (the default) gets a shadow"
-    before = value(
-        "semantic_router_shadow_decisions_total",
-        candidate="strict",
-        route="doctor",
-        candidate_route="none",
-        agree="no",
-    )
+    before = shadowed("strict", "doctor", "none", "no")
     decision = routed(live, MEDICAL)
     live.shadow.join(30)
     assert decision.model == "doctor", f"the live routes answer, not the candidate: {decision}"
-    after = value(
-        "semantic_router_shadow_decisions_total",
-        candidate="strict",
-        route="doctor",
-        candidate_route="none",
-        agree="no",
-    )
+    after = shadowed("strict", "doctor", "none", "no")
     assert after == before + 1, "the shadow decision is counted by live route and candidate route"
     assert value("semantic_router_candidate_active", candidate="strict") == 1
     assert value("semantic_router_shadow_decision_seconds_count", candidate="strict") >= 1
@@ -164,22 +163,10 @@ def test_a_candidate_encoder_from_the_encoders_volume_is_its_own_and_embeds_off_
     assert live.shadow.decider.encoder is not live.decider.encoder, "a new encoder is loaded for it"
     assert live.shadow.decider.encoder.executor is live.shadow.executor
     assert live.decider.encoder.executor is None, "the live encoder keeps the proxy's embedding thread"
-    before = value(
-        "semantic_router_shadow_decisions_total",
-        candidate="v2",
-        route="doctor",
-        candidate_route="doctor",
-        agree="yes",
-    )
+    before = shadowed("v2", "doctor", "doctor", "yes")
     routed(live, MEDICAL)
     live.shadow.join(30)
-    after = value(
-        "semantic_router_shadow_decisions_total",
-        candidate="v2",
-        route="doctor",
-        candidate_route="doctor",
-        agree="yes",
-    )
+    after = shadowed("v2", "doctor", "doctor", "yes")
     assert after == before + 1, "the same encoder from the volume agrees with the shipped one"
     live.shadow.close()
 
@@ -258,39 +245,15 @@ def test_a_shadow_decides_nothing_while_live_requests_keep_coming_and_drops_them
     shadow = Shadow(found, RouteDecider(found.config), max_wait_s=0.3, quiet_s=0.05)
     live = Decision("doctor", "doctor", 3.0, Reason.ROUTE)
     late = value("semantic_router_shadow_dropped_total", candidate="polite", reason="late")
-    decided = value(
-        "semantic_router_shadow_decisions_total",
-        candidate="polite",
-        route="doctor",
-        candidate_route="doctor",
-        agree="yes",
-    )
+    decided = shadowed("polite", "doctor", "doctor", "yes")
     for _ in range(60):  # a live request every 10 ms for 0.6 s: never 50 ms of quiet
         shadow.submit(user(MEDICAL), live)
         time.sleep(0.01)
-    made = (
-        value(
-            "semantic_router_shadow_decisions_total",
-            candidate="polite",
-            route="doctor",
-            candidate_route="doctor",
-            agree="yes",
-        )
-        - decided
-    )
+    made = shadowed("polite", "doctor", "doctor", "yes") - decided
     assert made == 0, f"the shadow decided {made} times while live requests kept coming"
     assert value("semantic_router_shadow_dropped_total", candidate="polite", reason="late") > late
     shadow.join(5)
-    after = (
-        value(
-            "semantic_router_shadow_decisions_total",
-            candidate="polite",
-            route="doctor",
-            candidate_route="doctor",
-            agree="yes",
-        )
-        - decided
-    )
+    after = shadowed("polite", "doctor", "doctor", "yes") - decided
     assert after >= 1, "once the live router is quiet, the jobs still young enough are decided"
     shadow.close()
 
