@@ -10,8 +10,8 @@ import pytest
 
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.encoding.embedding_cache import CACHE_DIR_ENV, CACHE_SEED_ENV, EmbeddingCache
-from dynamic_model_router.encoding.encoder import OfflineFastEmbedEncoder
-from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, load_routes
+from dynamic_model_router.encoding.encoder import SHIPPED_ENCODER, OfflineFastEmbedEncoder
+from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, EncoderConfig, load_routes
 from dynamic_model_router.runtime.live_routes import LiveRoutes
 
 
@@ -93,3 +93,21 @@ def test_a_damaged_or_unwritable_cache_costs_embeddings_not_the_start(tmp_path, 
         unwritable.put(["text"], [[1.0]])
     assert "cannot write the embedding cache" in caplog.text
     assert unwritable.get(["text"])[0] is not None, "the vector must still be kept in memory"
+
+
+def test_an_encoder_folder_carrying_its_routes_embeddings_is_swapped_in_without_embedding_them(
+    tmp_path, monkeypatch, embedded
+):
+    """As `make train` leaves a folder (its fit step writes the cache there): another proxy, with
+    a cache of its own, loads that encoder embedding no utterance."""
+    folder = tmp_path / "trained"
+    shutil.copytree(SHIPPED_ENCODER, folder)
+    config = load_routes().model_copy(update={"encoder": EncoderConfig(path=str(folder))})
+    monkeypatch.setenv(CACHE_DIR_ENV, str(folder))
+    monkeypatch.delenv(CACHE_SEED_ENV, raising=False)
+    RouteDecider(config)
+    assert list(folder.glob("embeddings-*.npz")), "the cache was not written into the encoder's folder"
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "another-proxy"))
+    embedded.clear()
+    RouteDecider(config)
+    assert embedded == [], f"{len(embedded)} utterances were embedded again despite the folder's own"
