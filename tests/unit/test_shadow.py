@@ -93,6 +93,13 @@ def test_a_candidate_decides_beside_the_live_routes_and_the_answer_stays_the_liv
     after = shadowed("strict", "doctor", "none", "no")
     assert after == before + 1, "the shadow decision is counted by live route and candidate route"
     assert value("semantic_router_candidate_active", candidate="strict") == 1
+    assert (
+        REGISTRY.get_sample_value(
+            "semantic_router_shadow_decisions_total",
+            {"candidate": "strict", "route": "dcot", "candidate_route": "dcot", "agree": "yes"},
+        )
+        == 0
+    ), "every pair of routes starts at zero, so a rate shows from the first decisions"
     assert value("semantic_router_shadow_decision_seconds_count", candidate="strict") >= 1
     live.shadow.close()
 

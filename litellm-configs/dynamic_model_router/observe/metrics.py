@@ -169,6 +169,21 @@ REVIEW_ROWS = Counter(
 )
 
 
+def known_pairs(candidate: str, live: RoutesConfig, shadow: RoutesConfig) -> None:
+    """Start every (live route, candidate route) series at zero, so agreement and its alert see a
+    rate from the candidate's first decisions (a series born between two scrapes shows none)."""
+    live_models = {r.name: r.model for r in live.routes} | {NO_ROUTE: live.default_model}
+    shadow_models = {r.name: r.model for r in shadow.routes} | {NO_ROUTE: shadow.default_model}
+    for route, model in live_models.items():
+        for candidate_route, candidate_model in shadow_models.items():
+            SHADOW_DECISIONS.labels(
+                candidate=candidate,
+                route=route,
+                candidate_route=candidate_route,
+                agree="yes" if model == candidate_model else "no",
+            )
+
+
 def observe_shadow(candidate: str, live: Decision, shadow: Decision) -> None:
     """One shadow decision beside the live one: counted, timed and logged with both routes, never
     the prompt."""

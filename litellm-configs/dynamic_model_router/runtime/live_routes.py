@@ -36,6 +36,7 @@ from dynamic_model_router.observe.metrics import (
     ENCODER_REJECTED,
     RELOADS,
     ROUTES_FILE_REJECTED,
+    known_pairs,
     known_routes,
 )
 from dynamic_model_router.routes_file import Candidate, RoutesConfig, candidate, check_served, load_routes
@@ -239,6 +240,7 @@ class LiveRoutes:
             review_sample.from_environment(wanted.name, wanted.config.max_chars) if wanted.review else None
         )
         shadow = Shadow(wanted, decider, review)
+        known_pairs(wanted.name, self.config, wanted.config)
         if decider.encoder is not self.decider.encoder:
             decider.encoder.executor = shadow.executor  # type: ignore[attr-defined]
         self.shadow = shadow
