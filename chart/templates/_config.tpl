@@ -88,7 +88,7 @@ route (its utterances here, or the bundled file's route to it), unless it says `
 {{- $route := dict "name" .name "model" .name "utterances" .utterances }}
 {{- with .description }}{{ $_ := set $route "description" . }}{{ end }}
 {{- if hasKey . "threshold" }}{{ $_ := set $route "threshold" .threshold }}{{ end }}
-{{- if hasKey . "prefer_when_close" }}{{ $_ := set $route "prefer_when_close" .prefer_when_close }}{{ end }}
+{{- if hasKey . "miss_cost" }}{{ $_ := set $route "miss_cost" .miss_cost }}{{ end }}
 {{- $routes = append $routes $route }}
 {{- end }}
 {{- end }}

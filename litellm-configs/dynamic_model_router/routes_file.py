@@ -81,13 +81,15 @@ class RouteConfig(_Strict):
     model: Name = Field(description="The model (adapter) this route's requests go to")
     utterances: tuple[Name, ...] = Field(min_length=1, description="Example user messages for this route")
     threshold: Score | None = Field(None, description="The score this route needs; default: the top level's")
-    prefer_when_close: float = Field(
-        0.0,
+    miss_cost: float = Field(
+        1.0,
         strict=True,
-        ge=0,
-        lt=1,
-        description="Recall before precision: this route also wins when its score is at least (1 - this) "
-        "times the best route's and clears its threshold (0: only when it is the best)",
+        ge=1,
+        le=100,
+        description="Recall before precision: how many times worse it is to send one of this route's "
+        "messages elsewhere than to send another message here. Above 1, the route also wins a message "
+        "the class head gives at least 1 / (1 + miss_cost) of its probability, when the route's score "
+        "clears its threshold (1: only when it is the best)",
     )
     description: Text | None = None
     canary: CanaryConfig | None = Field(

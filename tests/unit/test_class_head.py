@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dynamic_model_router.decide.class_head import FOLLOW_UP, HEAD_FILE, ClassHead, load_head
+from dynamic_model_router.decide.class_head import (
+    FOLLOW_UP,
+    HEAD_FILE,
+    ClassHead,
+    load_head,
+    routes_fingerprint,
+)
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.encoding.encoder import SHIPPED_ENCODER, SHIPPED_MODEL_SHA256
 from dynamic_model_router.routes_file import RouteConfig, RoutesConfig, parse_routes
@@ -147,3 +153,35 @@ def test_fitting_a_head_twice_on_the_same_data_gives_the_same_file_and_it_learns
     (vector,) = decider.encoder(["my knee hurts when i climb stairs"])
     probabilities = head.probabilities(vector)
     assert max(probabilities, key=probabilities.__getitem__) == "doctor", probabilities
+
+
+def test_a_route_that_puts_recall_first_wins_a_message_the_head_gives_it_a_fair_chance(
+    default_routes: RoutesConfig, decider: RouteDecider
+):
+    # A head that gives doctor 0.3 of every message's probability and general the rest; at weight 2
+    # doctor's total (0.6) clears its threshold.
+    head = ClassHead.of(
+        {
+            **RECORD,
+            "classes": ["doctor", "dcot", "general"],
+            "weights": np.zeros((3, 384)).tolist(),
+            "bias": np.log([0.3, 0.0001, 0.6999]).tolist(),
+            "weight": 2.0,
+            "routes_sha256": routes_fingerprint(default_routes),
+        }
+    )
+    text = "what's a good recipe for a quick weeknight pasta"
+    routes = {r.name: r for r in default_routes.routes}
+
+    def decide(miss_cost: float, turns: list[str]) -> str:
+        doctor = routes["doctor"].model_copy(update={"miss_cost": miss_cost})
+        config = default_routes.model_copy(
+            update={"routes": tuple(doctor if r.name == "doctor" else r for r in default_routes.routes)}
+        )
+        messages = [{"role": "user", "content": t} for t in [*turns, text]]
+        return RouteDecider(config, decider.encoder, head).decide(messages).model
+
+    assert decide(1.0, []) == "phi2", "without miss_cost the catch-all should win a recipe request"
+    assert decide(3.0, []) == "doctor", "doctor's 0.3 clears 1 / (1 + 3): the close call is doctor's"
+    assert decide(2.0, []) == "phi2", "doctor's 0.3 is below 1 / (1 + 2): not a close call"
+    assert decide(3.0, ["my knee hurts after running"]) == "doctor", "the rule holds in a conversation too"

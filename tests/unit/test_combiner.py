@@ -54,16 +54,19 @@ def test_a_signal_naming_a_model_for_the_winning_route_answers_it_and_only_that_
 
 
 def test_a_route_that_puts_recall_first_wins_a_close_call_and_only_a_close_call():
-    vote = Evidence(scores={"doctor": 1.6, "dcot": 0.0, "general": 2.0}, reason=Reason.ROUTE)
-    route, score, _, margin, _ = combine(THRESHOLDS, [vote], {"doctor": 0.25})
-    assert (route, score) == ("doctor", 1.6) and margin == pytest.approx(-0.4)
-    assert combine(THRESHOLDS, [vote], {"doctor": 0.15})[0] == "general", "1.6 is not within 15% of 2.0"
-    assert combine(THRESHOLDS, [vote])[0] == "general", "without prefer_when_close the best total wins"
+    # The head gives doctor 0.3: at miss_cost 3 (1 / (1 + 3) = 0.25) that is a close call, at 2 not.
+    vote = Evidence(scores={"doctor": 1.0, "dcot": 0.0, "general": 2.0}, reason=Reason.ROUTE)
+    head = Evidence(scores={"doctor": 0.6, "general": 1.4}, probabilities={"doctor": 0.3, "general": 0.7})
+    route, score, _, margin, _ = combine(THRESHOLDS, [vote, head], {"doctor": 3.0})
+    assert (route, score) == ("doctor", 1.6) and margin == pytest.approx(-1.8)
+    assert combine(THRESHOLDS, [vote, head], {"doctor": 2.0})[0] == "general", "0.3 is below 1 / (1 + 2)"
+    assert combine(THRESHOLDS, [vote, head])[0] == "general", "without miss_cost the best total wins"
+    assert combine(THRESHOLDS, [vote], {"doctor": 3.0})[0] == "general", "no probability, no close call"
 
 
 def test_a_close_call_still_needs_the_preferred_routes_threshold():
-    vote = Evidence(scores={"doctor": 0.45, "dcot": 0.0, "general": 0.5}, reason=Reason.ROUTE)
-    assert combine(THRESHOLDS, [vote], {"doctor": 0.5})[0] == "general"
+    vote = Evidence(scores={"doctor": 0.45, "dcot": 0.0, "general": 0.5}, probabilities={"doctor": 0.45})
+    assert combine(THRESHOLDS, [vote], {"doctor": 3.0})[0] == "general"
 
 
 @dataclass(frozen=True)

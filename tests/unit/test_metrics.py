@@ -63,6 +63,21 @@ def test_a_decision_no_route_took_is_counted_under_route_none():
     assert sample("semantic_router_decision_score_count", route="none") == scores + 1
 
 
+def test_a_close_call_won_by_a_recall_first_route_lands_in_the_margins_zero_bucket():
+    def at_most_zero() -> float:
+        return sample("semantic_router_decision_margin_bucket", route="doctor", le="0.0")
+
+    before, clear = (
+        at_most_zero(),
+        sample("semantic_router_decision_margin_bucket", route="doctor", le="0.05"),
+    )
+    metrics.observe(Decision("doctor", "doctor", 1.6, Reason.ROUTE, 1.0, -0.4), "auto")
+    assert at_most_zero() == before + 1, "a negative margin (miss_cost won the call) was not in le=0.0"
+    metrics.observe(Decision("doctor", "doctor", 2.0, Reason.ROUTE, 1.0, 0.03), "auto")
+    assert at_most_zero() == before + 1, "a small positive margin was counted as a recall-first win"
+    assert sample("semantic_router_decision_margin_bucket", route="doctor", le="0.05") == clear + 2
+
+
 def test_the_margin_is_the_lead_of_the_best_route_over_the_runner_up():
     config = load_routes(DEFAULT_ROUTES_FILE)
     decider = RouteDecider(config)

@@ -34,7 +34,7 @@ from dynamic_model_router.training.labelled import read_items
         ("people-eval.jsonl", 0.95),
         ("people-conversations-eval.jsonl", 0.95),
         ("safety-everyday-eval.jsonl", 0.92),
-        ("safety-urgent-eval.jsonl", 0.90),
+        ("safety-urgent-eval.jsonl", 0.98),
     ],
 )
 def test_default_routes_meet_the_committed_accuracy(decider: RouteDecider, name: str, committed: float):

@@ -2,12 +2,14 @@
 
 Each route's total is the sum of the scores the signals gave it; the highest total wins if it
 clears the route's threshold, else the base model answers (reason `fallback`). A route that puts
-recall first (`prefer_when_close`) wins a close call: when its total clears its threshold and is
-at least (1 - prefer_when_close) times the best total. The reason of a
-routed decision is the first that holds of: a signal that silenced others gave one (topic change);
-the winner is the primary signal's own best (`route`); the reason of the first other signal that
-added to the winner and names one (`sticky` for the history); else `route`. A signal may name
-the model that answers the winning route instead of its own (a canary).
+recall first (`miss_cost` above 1) wins a close call: when its total clears its threshold and a
+signal that knows probabilities (the class head) gives it at least 1 / (1 + miss_cost), the
+probability above which sending the message elsewhere costs more, on average, than sending it
+there (the first such route in the routes file's order). The reason of a routed decision is
+the first that holds of: a signal that silenced others gave one (topic change); the winner is the
+primary signal's own best (`route`); the reason of the first other signal that added to the
+winner and names one (`sticky` for the history); else `route`. A signal may name the model that
+answers the winning route instead of its own (a canary).
 """
 
 from __future__ import annotations
@@ -22,21 +24,19 @@ Combined = tuple[str | None, float, Reason, float | None, str | None]
 
 
 def combine(
-    thresholds: dict[str, float], evidence: Sequence[Evidence], prefer_when_close: Mapping[str, float] = {}
+    thresholds: dict[str, float], evidence: Sequence[Evidence], miss_cost: Mapping[str, float] = {}
 ) -> Combined:
     """The winning route given the evidence, the primary signal's first. `thresholds` holds every
-    route's threshold, in the routes file's order, which breaks ties; `prefer_when_close` the
-    routes that put recall first."""
+    route's threshold, in the routes file's order, which breaks ties; `miss_cost` the routes that
+    put recall first, with their cost."""
     totals = dict.fromkeys(thresholds, 0.0)
     for said in evidence:
         for route, score in said.scores.items():
             totals[route] += score
     route, *others = sorted(totals, key=totals.__getitem__, reverse=True)
-    for preferred, share in prefer_when_close.items():
-        close = (
-            totals[preferred] >= (1 - share) * totals[route] and totals[preferred] >= thresholds[preferred]
-        )
-        if preferred != route and close:
+    for preferred, cost in miss_cost.items():
+        likely = max((said.probabilities.get(preferred, 0.0) for said in evidence), default=0.0)
+        if preferred != route and likely >= 1 / (1 + cost) and totals[preferred] >= thresholds[preferred]:
             others = [route, *(r for r in others if r != preferred)]
             route = preferred
             break

@@ -54,7 +54,7 @@ class RouteDecider:
         self._threshold_of = {
             r.name: r.threshold if r.threshold is not None else config.threshold for r in config.routes
         }
-        self._prefer_when_close = {r.name: r.prefer_when_close for r in config.routes if r.prefer_when_close}
+        self._miss_cost = {r.name: r.miss_cost for r in config.routes if r.miss_cost > 1}
         self.router = IndexedRouter(
             encoder=self.encoder,
             routes=[
@@ -116,7 +116,7 @@ class RouteDecider:
                 said = await signal.evidence(conversation)
                 silenced |= said.silences
                 evidence.append(said)
-        route, score, reason, margin, model = combine(self._threshold_of, evidence, self._prefer_when_close)
+        route, score, reason, margin, model = combine(self._threshold_of, evidence, self._miss_cost)
         decision = self._decision(route, score, reason, start, margin)
         return decision if model is None else replace(decision, model=model)
 

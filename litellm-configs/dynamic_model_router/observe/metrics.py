@@ -35,9 +35,9 @@ SCORES = Histogram(
 MARGINS = Histogram(
     "semantic_router_decision_margin",
     "How far the best route's score was ahead of the runner-up's, by the route taken: "
-    "small margins are close calls.",
+    "small margins are close calls; at most 0, a route that puts recall first (miss_cost) won one.",
     ["route"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0),
+    buckets=(0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0),
 )
 DECISION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 DECISION_SECONDS = Histogram(

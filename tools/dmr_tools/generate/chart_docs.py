@@ -9,7 +9,7 @@ script then makes that schema strict, so the values' annotations stay the one so
 - `[object]` params (labels, resources, selectors: free-form maps), which the generator leaves
   out, are open objects; `[array]` params are lists; in the README their defaults (which the
   generator shows as `{}` or `[]`) and multi-line strings are the values' own, as JSON;
-- an adapter's route fields (utterances, threshold, prefer_when_close, description) take the routes file's own
+- an adapter's route fields (utterances, threshold, miss_cost, description) take the routes file's own
   rules from RouteConfig, the router's one place for what a valid route is, and its `prompt` those of
   the routes file's `prompts` entries (PromptConfig).
 Rules a schema cannot say (names the models may have, the largest LoRA rank vLLM accepts, image
@@ -46,7 +46,7 @@ ADAPTER_FIELDS: dict[str, Any] = {
         "description": "false: served only to clients that name it, with no route (default: needs a route)",
     },
 }
-ROUTE_FIELDS = ("utterances", "threshold", "prefer_when_close", "description")
+ROUTE_FIELDS = ("utterances", "threshold", "miss_cost", "description")
 
 
 def inlined(schema: dict[str, Any]) -> dict[str, Any]:

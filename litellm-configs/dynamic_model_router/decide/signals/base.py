@@ -48,6 +48,9 @@ class Evidence:
     models: Mapping[str, str] = field(default_factory=dict)
     # The reason the decision carries when this signal's say decided it (see the combiner).
     reason: Reason | None = None
+    # Each route's probability, from a signal that knows one (the class head): routes that put
+    # recall first (miss_cost) read it.
+    probabilities: Mapping[str, float] = field(default_factory=dict)
 
 
 class Signal(Protocol):

@@ -1,8 +1,9 @@
 """The class head's vote (decide/class_head.py): for a message on its own, the head's probability
 for each route, times its weight, added to the utterance vote. In a conversation (earlier user turns
-read) it says nothing: the history weight was fitted to the vote's scores of each turn, and a head
+read) it adds nothing: the history weight was fitted to the vote's scores of each turn, and a head
 that made the latest turn's own evidence stronger would loosen the conversation's hold on a
-follow-up."""
+follow-up. Its probabilities of the latest turn still count for routes that put recall first
+(miss_cost), in conversations too: an urgent health message after another topic is such a turn."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from dynamic_model_router.decide.decision import Reason
 from dynamic_model_router.decide.signals.base import Conversation, Evidence, Lookups, TextProbabilities
 from dynamic_model_router.routes_file import RoutesConfig
 
-_NOTHING = Evidence()
-
 
 @dataclass(frozen=True)
 class ClassHeadVote:
@@ -23,10 +22,14 @@ class ClassHeadVote:
     name: ClassVar[str] = "class_head"
 
     async def evidence(self, conversation: Conversation) -> Evidence:
-        if len(conversation.turns) > 1:
-            return _NOTHING
         found = await self.probabilities(conversation.turns[0])
-        return Evidence(scores={route: self.weight * p for route, p in found.items()}, reason=Reason.ROUTE)
+        if len(conversation.turns) > 1:
+            return Evidence(probabilities=found)
+        return Evidence(
+            scores={route: self.weight * p for route, p in found.items()},
+            reason=Reason.ROUTE,
+            probabilities=found,
+        )
 
 
 def class_head(config: RoutesConfig, lookups: Lookups) -> ClassHeadVote | None:
