@@ -104,6 +104,22 @@ def test_a_candidate_decides_beside_the_live_routes_and_the_answer_stays_the_liv
     live.shadow.close()
 
 
+def test_a_live_route_added_beside_an_unchanged_candidate_starts_its_pairs_at_zero(tmp_path: Path):
+    routes = yaml.safe_load(DEFAULT_ROUTES_FILE.read_text(encoding="utf-8"))["routes"]
+    # The candidate names its own routes, so a live edit of the routes leaves it as it was.
+    candidate = {**STRICT, "routes": routes}
+    live = LiveRoutes(routes_with(tmp_path, candidate=candidate), check_interval_s=0)
+    shadow = live.shadow
+    pets = {"name": "pets", "model": "phi2", "utterances": ["How often should I feed my goldfish?"]}
+    assert reload(live, tmp_path / "routes.yaml", candidate=candidate, routes=[*routes, pets])
+    assert live.shadow is shadow, "an unchanged candidate keeps its shadow across a live edit"
+    pair = {"candidate": "strict", "route": "pets", "candidate_route": "none", "agree": "yes"}
+    assert REGISTRY.get_sample_value("semantic_router_shadow_decisions_total", pair) == 0, (
+        "the new live route's pairs with the candidate's routes do not start at zero"
+    )
+    live.shadow.close()
+
+
 def test_the_shadow_log_line_carries_both_routes_and_never_the_prompt(tmp_path: Path, caplog):
     live = LiveRoutes(routes_with(tmp_path, candidate=STRICT), check_interval_s=0)
     assert live.shadow is not None

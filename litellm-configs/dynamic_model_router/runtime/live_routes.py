@@ -214,6 +214,8 @@ class LiveRoutes:
                 check_served(found.config, served, f"{self.path}: candidate {found.name!r}")
             wanted = found if found is not None and found.shadow else None
             if wanted is not None and self.shadow is not None and self.shadow.candidate == wanted:
+                # The same candidate keeps shadowing; a live edit may have added routes to pair.
+                known_pairs(wanted.name, config, wanted.config)
                 CANDIDATE_REJECTED.set(0)
                 return
             # Never the live decider itself: the two run on different threads.
