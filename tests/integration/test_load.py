@@ -18,7 +18,7 @@ def test_concurrent_mixed_chats_are_all_answered_routed_as_alone_with_flat_memor
     pid = stack.run.running("litellm").pid
     # A warm-up, so the first third is not the proxy's first requests ever.
     run_load(proxy.url, proxy.key, items, total=16, concurrency=16, proxy_pid=pid)
-    result = run_load(proxy.url, proxy.key, items, total=72, concurrency=16, proxy_pid=pid)
+    result = run_load(proxy.url, proxy.key, items, total=48, concurrency=16, proxy_pid=pid)
     print(result.summary())
     assert not result.errors, f"{len(result.errors)} errors, e.g. {result.errors[:3]}"
     assert not result.misrouted, f"{len(result.misrouted)} misrouted, e.g. {result.misrouted[:3]}"
@@ -70,7 +70,7 @@ def test_failing_requests_get_their_own_errors_and_never_fail_or_misroute_chats_
 
     with ThreadPoolExecutor(2) as pool:
         clients = [pool.submit(failing_client) for _ in range(2)]
-        result = run_load(proxy.url, proxy.key, items, total=40, concurrency=8, proxy_pid=pid)
+        result = run_load(proxy.url, proxy.key, items, total=24, concurrency=8, proxy_pid=pid)
         done.set()
         for finished in clients:
             finished.result()
