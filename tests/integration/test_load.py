@@ -13,7 +13,7 @@ from dmr_tools.load import messages_with_expected_models, run_load
 
 
 def test_concurrent_mixed_chats_are_all_answered_routed_as_alone_with_flat_memory(stack, proxy):
-    items = messages_with_expected_models(proxy.url, proxy.key)
+    items = messages_with_expected_models(proxy.url, proxy.key, per_route=8)
     assert {model for _, model in items} == {"doctor", "dcot", "phi2"}, "the load must mix all three routes"
     pid = stack.run.running("litellm").pid
     # A warm-up, so the first third is not the proxy's first requests ever.
@@ -53,7 +53,7 @@ FAILING_REQUESTS = [
 
 
 def test_failing_requests_get_their_own_errors_and_never_fail_or_misroute_chats_beside_them(stack, proxy):
-    items = messages_with_expected_models(proxy.url, proxy.key)
+    items = messages_with_expected_models(proxy.url, proxy.key, per_route=8)
     pid = stack.run.running("litellm").pid
     failed: list[tuple[str, int]] = []
     done = threading.Event()
