@@ -213,14 +213,12 @@ class LiveRoutes:
             if found is not None and served is not None:
                 check_served(found.config, served, f"{self.path}: candidate {found.name!r}")
             wanted = found if found is not None and found.shadow else None
-            if wanted is not None and self.shadow is not None and self.shadow.candidate == wanted:
-                # The same candidate keeps shadowing; a live edit may have added routes to pair.
-                known_pairs(wanted.name, config, wanted.config)
-                CANDIDATE_REJECTED.set(0)
-                return
+            kept = wanted is not None and self.shadow is not None and self.shadow.candidate == wanted
             # Never the live decider itself: the two run on different threads.
             decider = (
-                self._decider_for(wanted.config, [*built, self.decider], self.decider) if wanted else None
+                self._decider_for(wanted.config, [*built, self.decider], self.decider)
+                if wanted and not kept
+                else None
             )
         except Exception as e:  # a broken candidate stops the shadow, never the live routes
             log.error("candidate refused, no shadow decisions; the live routes serve as ever: %s", e)
@@ -230,7 +228,11 @@ class LiveRoutes:
             self._replace_shadow(None, None)
             return
         CANDIDATE_REJECTED.set(0)
-        self._replace_shadow(wanted, decider)
+        if not kept:
+            self._replace_shadow(wanted, decider)
+        if wanted is not None:
+            # Every pair starts at zero, a kept candidate's pairs with a live edit's new routes too.
+            known_pairs(wanted.name, config, wanted.config)
 
     def _replace_shadow(self, wanted: Candidate | None, decider: RouteDecider | None) -> None:
         old, self.shadow = self.shadow, None
@@ -242,7 +244,6 @@ class LiveRoutes:
             review_sample.from_environment(wanted.name, wanted.config.max_chars) if wanted.review else None
         )
         shadow = Shadow(wanted, decider, review)
-        known_pairs(wanted.name, self.config, wanted.config)
         if decider.encoder is not self.decider.encoder:
             decider.encoder.executor = shadow.executor  # type: ignore[attr-defined]
         self.shadow = shadow
