@@ -99,6 +99,11 @@ class RouteConfig(_Strict):
     )
 
     @property
+    def recall_first(self) -> bool:
+        """Whether it wins close calls (miss_cost above 1)."""
+        return self.miss_cost > 1
+
+    @property
     def models(self) -> tuple[str, ...]:
         """Every model this route may send to."""
         return (self.model,) if self.canary is None else (self.model, self.canary.model)

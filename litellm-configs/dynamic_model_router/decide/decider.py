@@ -54,7 +54,7 @@ class RouteDecider:
         self._threshold_of = {
             r.name: r.threshold if r.threshold is not None else config.threshold for r in config.routes
         }
-        self._miss_cost = {r.name: r.miss_cost for r in config.routes if r.miss_cost > 1}
+        self._miss_cost = {r.name: r.miss_cost for r in config.routes if r.recall_first}
         self.router = IndexedRouter(
             encoder=self.encoder,
             routes=[

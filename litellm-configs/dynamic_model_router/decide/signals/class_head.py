@@ -19,12 +19,16 @@ from dynamic_model_router.routes_file import RoutesConfig
 class ClassHeadVote:
     probabilities: TextProbabilities
     weight: float
+    # Whether a route puts recall first: only then are a conversation's probabilities read.
+    recall_first: bool
     name: ClassVar[str] = "class_head"
 
     async def evidence(self, conversation: Conversation) -> Evidence:
-        found = await self.probabilities(conversation.turns[0])
         if len(conversation.turns) > 1:
-            return Evidence(probabilities=found)
+            if not self.recall_first:
+                return Evidence()
+            return Evidence(probabilities=await self.probabilities(conversation.turns[0]))
+        found = await self.probabilities(conversation.turns[0])
         return Evidence(
             scores={route: self.weight * p for route, p in found.items()},
             reason=Reason.ROUTE,
@@ -33,4 +37,6 @@ class ClassHeadVote:
 
 
 def class_head(config: RoutesConfig, lookups: Lookups) -> ClassHeadVote | None:
-    return ClassHeadVote(lookups.head, lookups.head_weight) if lookups.head and lookups.head_weight else None
+    if not lookups.head or not lookups.head_weight:
+        return None
+    return ClassHeadVote(lookups.head, lookups.head_weight, any(r.recall_first for r in config.routes))
