@@ -23,7 +23,7 @@ from dmr_tools.paths import ARTIFACTS
 from dmr_tools.processes import until
 from dynamic_model_router.reply.dcot import fold
 from dynamic_model_router.routes_file import load_routes
-from support.browser import add_user, open_webui_page
+from support.browser import add_user, admin_token, cap_admins_replies, open_webui_page
 
 pytestmark = pytest.mark.e2e
 
@@ -57,10 +57,16 @@ def feedback_saved(response: Response) -> bool:
     )
 
 
+# The stand-in model writes a few tokens a second on CPU: without a cap of the person's own, each
+# chat would run to its default length (384 tokens, dcot's 512) and the three take minutes.
+REPLY_TOKENS = 32
+
+
 @pytest.fixture(scope="module")
 def page(stack) -> Iterator[Page]:
-    """Chromium, logged in to Open WebUI as the admin `make up` printed."""
+    """Chromium, logged in to Open WebUI as the admin `make up` printed, replies capped."""
     assert f"Admin login: {stack.env['OPEN_WEBUI_ADMIN_EMAIL']} / " in stack.output, stack.output
+    cap_admins_replies(stack.env, REPLY_TOKENS)
     with open_webui_page(stack.env) as page:
         yield page
 
@@ -114,18 +120,20 @@ def chat_and_rate(
 
     served = until(
         "a request reached vLLM after sending the chat",
-        lambda: [model for _, model in vllm.served(since=offset)],
+        lambda: vllm.served(since=offset),
         timeout_s=90,
         detail=proxy.log.tail,
     )
+    # The person's own Max Tokens reached the model, over the route's default (dcot's 512).
+    uncapped = [line for line, _ in served if f"max_tokens={REPLY_TOKENS}," not in line]
+    assert not uncapped, f"vLLM was asked for another length than the person's {REPLY_TOKENS}: {uncapped}"
 
     # The person sees who answered, and an answer: the router's status line, then the reply text.
     expect(page.get_by_text(f"Answered by {expected}")).to_be_visible(timeout=90_000)
     reply = page.locator("#response-content-container").last
-    # The stand-in dcot adapter does not know dcot's format and writes up to its max_tokens (512).
-    expect(reply).to_have_text(re.compile(r"\w{3,}"), timeout=300_000)
+    expect(reply).to_have_text(re.compile(r"\w{3,}"), timeout=120_000)
     # Generation is over when the answer's action buttons (Regenerate among them) appear.
-    expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=300_000)
+    expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=120_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"open-webui-{name}.png"))
     # The person rates the answer: the thumbs under it, then a reason, as Open WebUI asks. Open
@@ -142,16 +150,13 @@ def chat_and_rate(
     with page.expect_response(feedback_saved):
         page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Thanks for your feedback!")).to_be_visible()
-    return served
+    return [model for _, model in served]
 
 
 def test_the_ratings_export_holds_each_rated_answer_with_the_model_that_gave_it(
     stack, rated: dict[str, list[str]], tmp_path: Path
 ):
-    login = {"email": stack.env["OPEN_WEBUI_ADMIN_EMAIL"], "password": stack.env["OPEN_WEBUI_ADMIN_PASSWORD"]}
-    token = httpx.post(f"{stack.env['OPEN_WEBUI_URL']}/api/v1/auths/signin", json=login, timeout=60).json()[
-        "token"
-    ]
+    token = admin_token(stack.env)
     review = tmp_path / "review.jsonl"
     exported = subprocess.run(
         [
@@ -201,9 +206,8 @@ DCOT_REPLY = (
 
 def saved_chat(stack, question: str, reply: str) -> str:
     """A chat with `auto` holding one question and this reply, stored through Open WebUI's API."""
-    login = {"email": stack.env["OPEN_WEBUI_ADMIN_EMAIL"], "password": stack.env["OPEN_WEBUI_ADMIN_PASSWORD"]}
     base = f"{stack.env['OPEN_WEBUI_URL']}/api/v1"
-    token = httpx.post(f"{base}/auths/signin", json=login, timeout=60).raise_for_status().json()["token"]
+    token = admin_token(stack.env)
     asked = {"id": "q1", "parentId": None, "childrenIds": ["a1"], "role": "user", "content": question}
     answered = {"id": "a1", "parentId": "q1", "childrenIds": [], "role": "assistant", "content": reply}
     answered |= {"model": "auto", "done": True}

@@ -25,12 +25,29 @@ CHROMIUM_ARGS = [
 ]
 
 
+def admin_token(env: dict[str, str]) -> str:
+    """A session token of the admin `make up` made, signed in through Open WebUI's API."""
+    admin = {"email": env["OPEN_WEBUI_ADMIN_EMAIL"], "password": env["OPEN_WEBUI_ADMIN_PASSWORD"]}
+    signin = f"{env['OPEN_WEBUI_URL']}/api/v1/auths/signin"
+    return httpx.post(signin, json=admin, timeout=60).raise_for_status().json()["token"]
+
+
+def cap_admins_replies(env: dict[str, str], max_tokens: int) -> None:
+    """Set the admin's own max_tokens (Settings > General > Advanced Parameters), which Open WebUI
+    then sends with each of the admin's chats: a request's own max_tokens wins over any default."""
+    base = f"{env['OPEN_WEBUI_URL']}/api/v1/users/user/settings"
+    headers = {"Authorization": f"Bearer {admin_token(env)}"}
+    settings = httpx.get(base, headers=headers, timeout=60).raise_for_status().json() or {}
+    ui = settings.get("ui") or {}
+    ui["params"] = {**(ui.get("params") or {}), "max_tokens": max_tokens}
+    httpx.post(f"{base}/update", headers=headers, json={**settings, "ui": ui}, timeout=60).raise_for_status()
+
+
 def add_user(env: dict[str, str], name: str) -> tuple[str, str]:
     """A new Open WebUI account with the role `user`, added by the admin as the Admin Panel does (sign-up
     is closed once the admin exists): its email and password. Each call makes another account."""
     base = f"{env['OPEN_WEBUI_URL']}/api/v1/auths"
-    admin = {"email": env["OPEN_WEBUI_ADMIN_EMAIL"], "password": env["OPEN_WEBUI_ADMIN_PASSWORD"]}
-    token = httpx.post(f"{base}/signin", json=admin, timeout=60).raise_for_status().json()["token"]
+    token = admin_token(env)
     email, password = f"{name}-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
     added = httpx.post(
         f"{base}/add",
