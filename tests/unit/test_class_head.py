@@ -173,15 +173,18 @@ def test_a_route_that_puts_recall_first_wins_a_message_the_head_gives_it_a_fair_
     text = "what's a good recipe for a quick weeknight pasta"
     routes = {r.name: r for r in default_routes.routes}
 
-    def decide(miss_cost: float, turns: list[str]) -> str:
+    def decide(miss_cost: float, turns: list[str]) -> tuple[str, str]:
         doctor = routes["doctor"].model_copy(update={"miss_cost": miss_cost})
         config = default_routes.model_copy(
             update={"routes": tuple(doctor if r.name == "doctor" else r for r in default_routes.routes)}
         )
         messages = [{"role": "user", "content": t} for t in [*turns, text]]
-        return RouteDecider(config, decider.encoder, head).decide(messages).model
+        decision = RouteDecider(config, decider.encoder, head).decide(messages)
+        return decision.model, str(decision.reason)
 
-    assert decide(1.0, []) == "phi2", "without miss_cost the catch-all should win a recipe request"
-    assert decide(3.0, []) == "doctor", "doctor's 0.3 clears 1 / (1 + 3): the close call is doctor's"
-    assert decide(2.0, []) == "phi2", "doctor's 0.3 is below 1 / (1 + 2): not a close call"
-    assert decide(3.0, ["my knee hurts after running"]) == "doctor", "the rule holds in a conversation too"
+    assert decide(1.0, [])[0] == "phi2", "without miss_cost the catch-all should win a recipe request"
+    assert decide(3.0, []) == ("doctor", "close-call"), "doctor's 0.3 clears 1 / (1 + 3): a close call"
+    assert decide(2.0, [])[0] == "phi2", "doctor's 0.3 is below 1 / (1 + 2): not a close call"
+    assert decide(3.0, ["my knee hurts after running"]) == ("doctor", "close-call"), (
+        "the rule holds in a conversation too"
+    )

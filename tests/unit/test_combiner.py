@@ -57,8 +57,8 @@ def test_a_route_that_puts_recall_first_wins_a_close_call_and_only_a_close_call(
     # The head gives doctor 0.3: at miss_cost 3 (1 / (1 + 3) = 0.25) that is a close call, at 2 not.
     vote = Evidence(scores={"doctor": 1.0, "dcot": 0.0, "general": 2.0}, reason=Reason.ROUTE)
     head = Evidence(scores={"doctor": 0.6, "general": 1.4}, probabilities={"doctor": 0.3, "general": 0.7})
-    route, score, _, margin, _ = combine(THRESHOLDS, [vote, head], {"doctor": 3.0})
-    assert (route, score) == ("doctor", 1.6) and margin == pytest.approx(-1.8)
+    route, score, reason, margin, _ = combine(THRESHOLDS, [vote, head], {"doctor": 3.0})
+    assert (route, score, reason) == ("doctor", 1.6, Reason.CLOSE_CALL) and margin == pytest.approx(-1.8)
     assert combine(THRESHOLDS, [vote, head], {"doctor": 2.0})[0] == "general", "0.3 is below 1 / (1 + 2)"
     assert combine(THRESHOLDS, [vote, head])[0] == "general", "without miss_cost the best total wins"
     assert combine(THRESHOLDS, [vote], {"doctor": 3.0})[0] == "general", "no probability, no close call"

@@ -71,7 +71,7 @@ def test_a_close_call_won_by_a_recall_first_route_lands_in_the_margins_zero_buck
         at_most_zero(),
         sample("semantic_router_decision_margin_bucket", route="doctor", le="0.05"),
     )
-    metrics.observe(Decision("doctor", "doctor", 1.6, Reason.ROUTE, 1.0, -0.4), "auto")
+    metrics.observe(Decision("doctor", "doctor", 1.6, Reason.CLOSE_CALL, 1.0, -0.4), "auto")
     assert at_most_zero() == before + 1, "a negative margin (miss_cost won the call) was not in le=0.0"
     metrics.observe(Decision("doctor", "doctor", 2.0, Reason.ROUTE, 1.0, 0.03), "auto")
     assert at_most_zero() == before + 1, "a small positive margin was counted as a recall-first win"
@@ -111,6 +111,8 @@ def test_every_route_has_zero_series_before_its_first_request(tmp_path: Path):
     routes.write_text(text, encoding="utf-8")
     LiveRoutes(routes)
     assert sample("semantic_router_decisions_total", route="medic", model="doctor", reason="route") == 0
+    # The default doctor route puts recall first: its close calls are counted from zero too.
+    assert sample("semantic_router_decisions_total", route="medic", model="doctor", reason="close-call") == 0
     # sample() fails when a series is missing: these exist from the routes' loading on.
     sample("semantic_router_unavailable_total", model="doctor", answered_by="phi2")
     assert sample("semantic_router_decision_score_count", route="medic") == 0

@@ -5,10 +5,11 @@ clears the route's threshold, else the base model answers (reason `fallback`). A
 recall first (`miss_cost` above 1) wins a close call: when its total clears its threshold and a
 signal that knows probabilities (the class head) gives it at least 1 / (1 + miss_cost), the
 probability above which sending the message elsewhere costs more, on average, than sending it
-there (the first such route in the routes file's order). The reason of a routed decision is
-the first that holds of: a signal that silenced others gave one (topic change); the winner is the
-primary signal's own best (`route`); the reason of the first other signal that added to the
-winner and names one (`sticky` for the history); else `route`. A signal may name the model that
+there (the first such route in the routes file's order), with the reason `close-call`. The
+reason of another routed decision is the first that holds of: a signal that silenced others gave
+one (topic change); the winner is the primary signal's own best (`route`); the reason of the
+first other signal that added to the winner and names one (`sticky` for the history); else
+`route`. A signal may name the model that
 answers the winning route instead of its own (a canary).
 """
 
@@ -34,16 +35,17 @@ def combine(
         for route, score in said.scores.items():
             totals[route] += score
     route, *others = sorted(totals, key=totals.__getitem__, reverse=True)
+    reason = None
     for preferred, cost in miss_cost.items():
         likely = max((said.probabilities.get(preferred, 0.0) for said in evidence), default=0.0)
         if preferred != route and likely >= 1 / (1 + cost) and totals[preferred] >= thresholds[preferred]:
             others = [route, *(r for r in others if r != preferred)]
-            route = preferred
+            route, reason = preferred, Reason.CLOSE_CALL
             break
     margin = totals[route] - totals[others[0]] if others else None
     if totals[route] < thresholds[route]:
         return None, totals[route], Reason.FALLBACK, margin, None
-    return route, totals[route], _reason(route, evidence), margin, _model(route, evidence)
+    return route, totals[route], reason or _reason(route, evidence), margin, _model(route, evidence)
 
 
 def _reason(route: str, evidence: Sequence[Evidence]) -> Reason:

@@ -15,6 +15,7 @@ class Reason(StrEnum):
     ROUTE = "route"
     STICKY = "sticky"
     TOPIC_CHANGE = "topic-change"
+    CLOSE_CALL = "close-call"
     FALLBACK = "fallback"
     NO_TEXT = "no-text"
     ERROR = "error"
@@ -29,6 +30,8 @@ _MEANINGS = {
     Reason.ROUTE: "the latest user message matched the route on its own",
     Reason.STICKY: "a follow-up stayed on the conversation's route, carried by earlier turns",
     Reason.TOPIC_CHANGE: "the message announced a new topic, so it was routed on its own",
+    Reason.CLOSE_CALL: "a route that puts recall first (miss_cost) won though another scored higher: "
+    "the class head gave it at least 1 / (1 + miss_cost)",
     Reason.FALLBACK: "no route was confident enough: the base model answered",
     Reason.NO_TEXT: "the request had no user text to route on: the base model answered",
     Reason.ERROR: "routing failed, or the routes name a model the proxy does not serve: "

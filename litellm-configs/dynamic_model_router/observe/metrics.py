@@ -94,6 +94,8 @@ def known_routes(config: RoutesConfig) -> None:
     for route in config.routes:
         for model in route.models:
             DECISIONS.labels(route=route.name, model=model, reason=str(Reason.ROUTE))
+            if route.recall_first:
+                DECISIONS.labels(route=route.name, model=model, reason=str(Reason.CLOSE_CALL))
             UNAVAILABLE_FALLBACKS.labels(model=model, answered_by=config.default_model)
     DECISIONS.labels(route=NO_ROUTE, model=config.default_model, reason=str(Reason.FALLBACK))
     for name in [*(route.name for route in config.routes), NO_ROUTE]:

@@ -70,7 +70,7 @@ ROWS: dict[str, tuple[Panel, ...]] = {
         Panel(
             "Decisions by reason",
             "Why each request went where it did: route, sticky (a follow-up kept its conversation's route), "
-            "topic-change, fallback, no-text, error.",
+            "topic-change, close-call (a recall-first route won on its miss_cost), fallback, no-text, error.",
             (Query(f"sum by (reason) (rate({DECISIONS}{{{NS}}}[{RATE}]))", "{{reason}}"),),
             "reqps",
         ),
