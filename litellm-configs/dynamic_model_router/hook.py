@@ -8,7 +8,8 @@ any other model passes through unchanged. The routes file is SEMANTIC_ROUTES_FIL
 the shipped routes.yaml (shipped.py); it is checked for edits every SEMANTIC_ROUTES_CHECK_SECONDS
 (default 1). A candidate router in the file decides beside the live one, off the request's path
 (runtime/shadow.py). Whoever chose the model, each model LiteLLM calls is asked the way the routes file's
-`prompts` say (request/prompt_format.py) and its replies shown that way (reply/).
+`prompts` say (request/prompt_format.py), with earlier replies as the models wrote them
+(request/history.py), and its replies shown that way (reply/).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dynamic_model_router.decide.decision import METADATA_KEY, Decision, Reason
 from dynamic_model_router.log import log
 from dynamic_model_router.observe import client_notice, metrics
 from dynamic_model_router.reply import presenter
-from dynamic_model_router.request import prompt_format
+from dynamic_model_router.request import history, prompt_format
 from dynamic_model_router.request.messages import CHAT_CALLS, chat_messages
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, PromptConfig, RoutesError
 from dynamic_model_router.runtime import adapters
@@ -102,12 +103,16 @@ class SemanticRouterHook(CustomLogger):
         return self.routes.decider.config.prompts.get(model) if isinstance(model, str) else None
 
     async def async_pre_call_deployment_hook(self, kwargs: dict, call_type: Any) -> dict | None:
-        # Runs for each model LiteLLM tries, fallbacks included: each is asked its own way.
+        # Runs for each model LiteLLM tries, fallbacks included: each is asked its own way, with
+        # the conversation's earlier replies as the models wrote them.
         if getattr(call_type, "value", call_type) not in CHAT_CALLS:
             return None
         self.routes.refresh()
+        shaped = history.as_written(kwargs)
         prompt = self._prompt(model_group(kwargs))
-        return prompt_format.shape(kwargs, prompt) if prompt is not None else None
+        if prompt is not None:
+            shaped = prompt_format.shape(shaped, prompt)
+        return shaped if shaped is not kwargs else None
 
     def _reply(self, request_data: dict, response: Any) -> str:
         """How the reply of the model that answered is shown ("plain" when the client asked raw)."""

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from dmr_tools.processes import until
+from dynamic_model_router.reply.dcot import fold
 from dynamic_model_router.routes_file import load_routes
 from support.prompts import GENERAL, MATHS, MEDICAL
 
@@ -76,6 +77,21 @@ def test_a_client_naming_dcot_is_asked_dcots_way_too(api, vllm, proxy):
     messages = [{"role": "user", "content": MATHS}]
     template = load_routes(proxy.routes_file).prompts["dcot"].chat_template
     assert prompt_tokens(api, messages, model="dcot")[1] == len(tokens(vllm, "dcot", messages, template))
+
+
+def test_an_earlier_dcot_reply_sent_back_folded_reaches_the_next_model_as_dcot_wrote_it(api, vllm):
+    written = "[Answer 1] 14 x 6 = 84 loaves; 84 x 3 = 252.\n[Answer 2] 6 x 14 x 3 = 252.\n[Final answer] 252"
+    conversation = [
+        {"role": "user", "content": MATHS},
+        {"role": "assistant", "content": fold(written)},
+        {"role": "user", "content": GENERAL},
+    ]
+    as_written = [*conversation[:1], {"role": "assistant", "content": written}, *conversation[2:]]
+    wanted, shown = len(tokens(vllm, "phi2", as_written)), len(tokens(vllm, "phi2", conversation))
+    assert wanted != shown, "the test's reply must differ in size folded and unfolded"
+    assert prompt_tokens(api, conversation, model="phi2")[1] == wanted, (
+        "the base model was asked with the folded reply (HTML and labels) instead of the model's own text"
+    )
 
 
 @pytest.fixture

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
+from litellm.types.utils import CallTypes
 
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.decide.decision import METADATA_KEY, Decision, Reason
 from dynamic_model_router.hook import SemanticRouterHook
-from dynamic_model_router.reply.dcot import DcotFolder, fold
+from dynamic_model_router.reply.dcot import DcotFolder, fold, unfold
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, load_routes
 from support.hooks import hook_with
 
@@ -48,6 +49,41 @@ def test_a_reply_that_does_not_open_with_the_first_chain_passes_unchanged(reply:
 def test_a_dcot_reply_cut_short_still_closes_its_fold_and_loses_nothing():
     shown = fold("[Answer 1] 3 pm plus 2.5 hours is [Fin")
     assert shown.endswith("3 pm plus 2.5 hours is [Fin\n\n</details>\n"), shown
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [DCOT_REPLY, "[Answer 1] 3 pm plus 2.5 hours is [Fin", "[Answer 1] a\n[Final answer] b\n\n[Answer 2] c"],
+    ids=["whole", "cut-short", "markers-after-the-answer"],
+)
+def test_a_folded_reply_unfolds_to_the_models_own_text(reply: str):
+    assert unfold(fold(reply)) == reply
+
+
+@pytest.mark.parametrize("text", [NOT_DCOT, "", "<details>\n<summary>Mine</summary>\n\nx\n\n</details>\n"])
+def test_text_the_proxy_did_not_fold_is_not_unfolded(text: str):
+    assert unfold(text) == text
+
+
+def test_a_conversation_reaches_each_model_with_its_earlier_dcot_reply_as_the_model_wrote_it():
+    hook = hook_with(RouteDecider(load_routes(DEFAULT_ROUTES_FILE)))
+    history = [
+        {"role": "user", "content": "When does the 3 pm train arrive after 2.5 hours?"},
+        {"role": "assistant", "content": fold(DCOT_REPLY)},
+        {"role": "assistant", "content": [{"type": "text", "text": fold(DCOT_REPLY)}]},
+        {"role": "user", "content": fold(DCOT_REPLY)},
+    ]
+    kwargs = {"model": "hosted_vllm/phi2", "messages": history, "metadata": {"model_group": "phi2"}}
+    sent = asyncio.run(hook.async_pre_call_deployment_hook(kwargs, CallTypes.acompletion))
+    assert sent is not None, "the folded replies were sent to the model as shown to people"
+    assert sent["messages"][1]["content"] == DCOT_REPLY
+    assert sent["messages"][2]["content"] == [{"type": "text", "text": DCOT_REPLY}]
+    assert sent["messages"][3] == history[3], "a user's own text is theirs: never changed"
+    assert kwargs["messages"] is history and history[1]["content"] == fold(DCOT_REPLY), (
+        "LiteLLM sends the original again to a fallback model: it must stay untouched"
+    )
+    plain = {**kwargs, "messages": [history[0], {"role": "assistant", "content": NOT_DCOT}]}
+    assert asyncio.run(hook.async_pre_call_deployment_hook(plain, CallTypes.acompletion)) is None
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 15, 40])

@@ -87,3 +87,25 @@ def fold(reply: str) -> str:
     """A whole reply, folded (the same as streaming it through a DcotFolder)."""
     folder = DcotFolder()
     return folder.feed(reply) + folder.close()
+
+
+# A folded reply: its chains, then its final answer, or the end (a reply cut short in its chains).
+_FOLDED = re.compile(
+    re.escape(FOLD_OPEN)
+    + r"(?P<chains>.*?)(?:"
+    + re.escape(FOLD_CLOSE + FINAL_LABEL)
+    + r"(?P<answer>.*)|"
+    + re.escape(FOLD_CLOSE.rstrip("\n"))
+    + r"\n)\Z",
+    re.S,
+)
+_HEADING = re.compile(r"(?:^|\n\n)\*\*Answer (\d+):\*\*")
+
+
+def unfold(shown: str) -> str:
+    """A reply as `fold` showed it, back in the model's own markers; any other text unchanged."""
+    found = _FOLDED.match(shown)
+    if found is None:
+        return shown
+    chains = _HEADING.sub(r"[Answer \1]", found["chains"])
+    return chains if found["answer"] is None else chains + FINAL + found["answer"]
