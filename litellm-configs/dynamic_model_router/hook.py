@@ -9,7 +9,7 @@ the shipped routes.yaml (shipped.py); it is checked for edits every SEMANTIC_ROU
 (default 1). A candidate router in the file decides beside the live one, off the request's path
 (runtime/shadow.py). Whoever chose the model, each model LiteLLM calls is asked the way the routes file's
 `prompts` say (request/prompt_format.py), with earlier replies as the models wrote them
-(request/history.py), and its replies shown that way (reply/).
+(reply/history.py), and its replies shown that way (reply/).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from dynamic_model_router.decide.decider import RouteDecider, served_only
 from dynamic_model_router.decide.decision import METADATA_KEY, Decision, Reason
 from dynamic_model_router.log import log
 from dynamic_model_router.observe import client_notice, metrics
-from dynamic_model_router.reply import presenter
-from dynamic_model_router.request import history, prompt_format
+from dynamic_model_router.reply import history, presenter
+from dynamic_model_router.request import prompt_format
 from dynamic_model_router.request.messages import CHAT_CALLS, chat_messages
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, PromptConfig, RoutesError
 from dynamic_model_router.runtime import adapters
