@@ -1,7 +1,7 @@
 """A conversation's earlier replies, given back to the models as they wrote them.
 
 The proxy shows a dcot reply folded for people (reply/dcot.py: HTML `<details>` and bold labels),
-and a client sends the conversation back that way. Each model is asked with the reply in the
+and a client may send the conversation back that way. Each model is asked with the reply in the
 model's own markers instead: no markup it never wrote, and fewer tokens.
 """
 
