@@ -19,6 +19,8 @@ _MARKER = re.compile(r"\[Answer (\d+)\]|\[Final answer\]")
 
 FOLD_OPEN = "<details>\n<summary>Chains of thought</summary>\n\n"
 FOLD_CLOSE = "\n\n</details>\n\n"
+# How a fold ends when the reply ended before its final answer.
+CUT_SHORT_CLOSE = "\n\n</details>\n"
 FINAL_LABEL = "**Final answer:**"
 
 
@@ -79,7 +81,7 @@ class DcotFolder:
         held, self._held = self._held, ""
         if self._state == "chains":
             self._state = "answer"
-            return held + FOLD_CLOSE.rstrip("\n") + "\n"
+            return held + CUT_SHORT_CLOSE
         return held
 
 
@@ -95,8 +97,8 @@ _FOLDED = re.compile(
     + r"(?P<chains>.*?)(?:"
     + re.escape(FOLD_CLOSE + FINAL_LABEL)
     + r"(?P<answer>.*)|"
-    + re.escape(FOLD_CLOSE.rstrip("\n"))
-    + r"\n)\Z",
+    + re.escape(CUT_SHORT_CLOSE)
+    + r")\Z",
     re.S,
 )
 _HEADING = re.compile(r"(?:^|\n\n)\*\*Answer (\d+):\*\*")
