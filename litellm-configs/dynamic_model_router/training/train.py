@@ -2,9 +2,10 @@
 
     make train     (or, in .venv-train: python -m dynamic_model_router.training.train --out DIR ...)
 
-Contrastive fine-tuning of a base encoder (--base: all-MiniLM-L6-v2, the default, or
-paraphrase-MiniLM-L3-v2; see bases.py) on pairs drawn from the routes file, in passes: each example of a route
-with another of the same route (pulled together) and with one of another route (pushed apart).
+Contrastive fine-tuning of a base encoder (--base: all-MiniLM-L6-v2, the default,
+paraphrase-MiniLM-L3-v2 or all-mpnet-base-v2; see bases.py) on pairs drawn from the routes file,
+in passes: each example of a route with another of the same route (pulled together) and with one
+of another route (pushed apart).
 A route's examples are its utterances plus the single messages labelled with its model in
 --examples files (a reviewed ratings file, say). A route of the base model (the catch-all
 "everything else") is pulled together only half way: its examples share no topic. Follow-ups
@@ -159,10 +160,11 @@ def fine_tune(training: list[tuple[str, str, float]], recipe: Recipe, start: Pat
     model.save(str(out))
 
 
-def export(model_dir: Path, out: Path, quantize: bool = True) -> str:
-    """The transformer as ONNX (inputs input_ids, attention_mask, token_type_ids; output its last
-    hidden state, which the router mean-pools), weights quantized to int8 unless `quantize` is
-    false; returns the model file's sha256."""
+def export(model_dir: Path, out: Path, quantize: bool = True, tokenizer_from: Path | None = None) -> str:
+    """The transformer as ONNX (inputs those its tokenizer makes: input_ids, attention_mask and,
+    for BERT, token_type_ids; output its last hidden state, which the router mean-pools), weights
+    quantized to int8 unless `quantize` is false, with the tokenizer files of `tokenizer_from`
+    (the base's folder; default `model_dir`); returns the model file's sha256."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from sentence_transformers import SentenceTransformer
@@ -175,12 +177,17 @@ def export(model_dir: Path, out: Path, quantize: bool = True) -> str:
             super().__init__()
             self.transformer = transformer
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+        # MPNet takes no token_type_ids: the ONNX model then has no such input, and fastembed
+        # feeds only the inputs a model has.
+        def forward(self, input_ids, attention_mask, token_type_ids=None):  # type: ignore[no-untyped-def]
+            given = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
             return self.transformer(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                input_ids=input_ids, attention_mask=attention_mask, **given
             ).last_hidden_state
 
-    names = ["input_ids", "attention_mask", "token_type_ids"]
+    names = [
+        n for n in ("input_ids", "attention_mask", "token_type_ids") if n in model.tokenizer.model_input_names
+    ]
     sample = model.tokenizer(["a sentence to trace the model with", "two"], padding=True, return_tensors="pt")
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     out.mkdir(parents=True, exist_ok=True)
@@ -204,7 +211,7 @@ def export(model_dir: Path, out: Path, quantize: bool = True) -> str:
         else:
             shutil.copy(fp32, out / "model.onnx")
     for name in TOKENIZER_FILES:
-        shutil.copy(bases.minilm_l6_dir() / name, out / name)
+        shutil.copy((tokenizer_from or model_dir) / name, out / name)
     shutil.copy(model_dir / "config.json", out / "config.json")
     return hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
 
@@ -238,9 +245,10 @@ def train(
     counts = ", ".join(f"{name} {len(texts[name])} (public {len(public[name])})" for name in texts)
     print(f"==> {len(training)} pairs from {counts}, follow-ups {len(turns)}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        fine_tune(training, recipe, bases.folder(base, Path(tmp)), Path(tmp) / "trained")
+        start = bases.folder(base, Path(tmp))
+        fine_tune(training, recipe, start, Path(tmp) / "trained")
         print("==> exporting to ONNX" + (" and quantizing to int8" if quantize else ""), flush=True)
-        digest = export(Path(tmp) / "trained", out, quantize)
+        digest = export(Path(tmp) / "trained", out, quantize, tokenizer_from=start)
     record = {
         "base_model": base.name,
         "dimension": base.dimension,
