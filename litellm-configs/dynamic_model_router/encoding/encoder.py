@@ -30,7 +30,7 @@ from dynamic_model_router.routes_file import EncoderConfig, RoutesError
 # The shipped encoder, and the sha256 its model file must have (dynamic_model_router.training.train prints it;
 # the folder's training.json records how it was made).
 SHIPPED_ENCODER = shipped.ENCODER_DIR
-SHIPPED_MODEL_SHA256 = "3a692e10f37ee6d1b4ca08d0915acc9fc0d60d1fea5c7771e03fd460f5e4e86e"
+SHIPPED_MODEL_SHA256 = "653ee082eb4d0c3f58ecb954a5996c924d9be31cc4483dc902cba10f63cdc62f"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 MODEL_FILE = "model.onnx"
 # Where the encoders volume is mounted (the chart's encoders.mountPath).

@@ -210,10 +210,24 @@ def export(model_dir: Path, out: Path, quantize: bool = True, tokenizer_from: Pa
             )
         else:
             shutil.copy(fp32, out / "model.onnx")
+    _without_source_locations(out / "model.onnx")
     for name in TOKENIZER_FILES:
         shutil.copy((tokenizer_from or model_dir) / name, out / name)
     shutil.copy(model_dir / "config.json", out / "config.json")
     return hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
+
+
+def _without_source_locations(path: Path) -> None:
+    """torch's exporter writes on every node the Python file and line that made it, the checkout's
+    path included: dropped, so that the file's sha256 depends on the weights and the graph alone and
+    `make train` in any checkout rebuilds the shipped file byte for byte."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    onnx.save(model, str(path))
 
 
 def sha256_of(path: Path) -> str:
