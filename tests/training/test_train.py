@@ -12,7 +12,7 @@ import onnxruntime
 import pytest
 import yaml
 
-from dmr_tools.paths import TRAIN_PYTHON
+from dmr_tools.paths import ROOT, TRAIN_PYTHON
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.routes_file import parse_routes
 from dynamic_model_router.training.fit import with_encoder
@@ -118,6 +118,12 @@ def test_training_writes_an_int8_encoder_folder_the_router_loads_with_its_sha256
     decisions = [decider.decide([{"role": "user", "content": r["utterances"][0]}]) for r in ROUTES["routes"]]
     assert [d.model for d in decisions] == ["doctor", "dcot", "phi2"], decisions
     assert (folder / "model.onnx").stat().st_size < 30_000_000, "the weights were not quantized to int8"
+
+
+def test_the_model_file_records_no_source_path_so_any_checkout_rebuilds_the_same_file(data, trained):
+    model = (data / "encoder" / "model.onnx").read_bytes()
+    assert b'File "' not in model, "the exporter's source locations (file and line) are in the model file"
+    assert str(ROOT).encode() not in model, f"the checkout's path {ROOT} is in the model file"
 
 
 def test_the_same_routes_and_seed_give_the_same_encoder(data, trained):
