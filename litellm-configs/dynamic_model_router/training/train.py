@@ -214,7 +214,7 @@ def export(model_dir: Path, out: Path, quantize: bool = True, tokenizer_from: Pa
     for name in TOKENIZER_FILES:
         shutil.copy((tokenizer_from or model_dir) / name, out / name)
     shutil.copy(model_dir / "config.json", out / "config.json")
-    return hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
+    return sha256_of(out / "model.onnx")
 
 
 def _without_source_locations(path: Path) -> None:
