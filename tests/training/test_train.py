@@ -1,6 +1,7 @@
 """`make train`'s command, end to end on a small routes file: it writes an ONNX int8 encoder folder
-the router loads with its sha256 pinned, the same inputs and seed give the same file, and a
-labelled review file moves the trained router's decisions on its own messages."""
+the router loads with its sha256 pinned, whose vectors (like the shipped encoder's) do not depend on
+the CPU, the same inputs and seed give the same file, and a labelled review file moves the trained
+router's decisions on its own messages."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import yaml
 
 from dmr_tools.paths import ROOT, TRAIN_PYTHON
 from dynamic_model_router.decide.decider import RouteDecider
+from dynamic_model_router.encoding.encoder import SHIPPED_ENCODER
 from dynamic_model_router.routes_file import parse_routes
 from dynamic_model_router.training.fit import with_encoder
 
@@ -124,6 +126,30 @@ def test_the_model_file_records_no_source_path_so_any_checkout_rebuilds_the_same
     model = (data / "encoder" / "model.onnx").read_bytes()
     assert b'File "' not in model, "the exporter's source locations (file and line) are in the model file"
     assert str(ROOT).encode() not in model, f"the checkout's path {ROOT} is in the model file"
+
+
+def inexact_products(model: Path) -> list[str]:
+    """portable.inexact_products of a model file, run in the training environment (it needs onnx)."""
+    script = (
+        "import json, sys; from pathlib import Path; "
+        "from dynamic_model_router.training.portable import inexact_products; "
+        "print(json.dumps(inexact_products(Path(sys.argv[1]))))"
+    )
+    done = subprocess.run(
+        [str(TRAIN_PYTHON), "-c", script, str(model)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("which", ["trained", "shipped"])
+def test_the_encoder_computes_the_same_vectors_on_every_cpu(data, trained, which):
+    model = data / "encoder" / "model.onnx" if which == "trained" else SHIPPED_ENCODER / "model.onnx"
+    assert inexact_products(model) == [], (
+        f"the {which} encoder's integer products are not exact on this CPU's onnxruntime: signed int8 "
+        "weights saturate on x86 CPUs without VNNI, so routing would depend on the node's CPU "
+        "(training/portable.py)"
+    )
 
 
 def test_the_same_routes_and_seed_give_the_same_encoder(data, trained):

@@ -30,7 +30,7 @@ from dynamic_model_router.routes_file import EncoderConfig, RoutesError
 # The shipped encoder, and the sha256 its model file must have (dynamic_model_router.training.train prints it;
 # the folder's training.json records how it was made).
 SHIPPED_ENCODER = shipped.ENCODER_DIR
-SHIPPED_MODEL_SHA256 = "653ee082eb4d0c3f58ecb954a5996c924d9be31cc4483dc902cba10f63cdc62f"
+SHIPPED_MODEL_SHA256 = "1ff3233a5dac46087160005b372e54ef202090ac9e42ed8b650980ceb727b0d8"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 MODEL_FILE = "model.onnx"
 # Where the encoders volume is mounted (the chart's encoders.mountPath).

@@ -12,7 +12,8 @@ A route's examples are its utterances plus the single messages labelled with its
 (turns that lean on an earlier message, --follow-ups) are only pushed away from every route, so
 that a follow-up's own words do not outvote its conversation's history.
 Then the transformer is exported to ONNX (torch's exporter) and its weights quantized to int8
-per channel (onnxruntime's quantize_dynamic): a folder the router loads through the routes
+per channel (onnxruntime's quantize_dynamic), stored so that every CPU computes the same vectors
+(portable.py): a folder the router loads through the routes
 file's `encoder` settings, with the sha256 to pin. The same inputs and seed give the same file.
 
 Training needs torch and sentence-transformers, which the proxy never loads: it runs in its own
@@ -169,6 +170,8 @@ def export(model_dir: Path, out: Path, quantize: bool = True, tokenizer_from: Pa
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from sentence_transformers import SentenceTransformer
 
+    from dynamic_model_router.training.portable import make_portable
+
     model = SentenceTransformer(str(model_dir), device="cpu")
     transformer = model[0].auto_model.eval()
 
@@ -210,24 +213,11 @@ def export(model_dir: Path, out: Path, quantize: bool = True, tokenizer_from: Pa
             )
         else:
             shutil.copy(fp32, out / "model.onnx")
-    _without_source_locations(out / "model.onnx")
+    make_portable(out / "model.onnx")
     for name in TOKENIZER_FILES:
         shutil.copy((tokenizer_from or model_dir) / name, out / name)
     shutil.copy(model_dir / "config.json", out / "config.json")
     return sha256_of(out / "model.onnx")
-
-
-def _without_source_locations(path: Path) -> None:
-    """torch's exporter writes on every node the Python file and line that made it, the checkout's
-    path included: dropped, so that the file's sha256 depends on the weights and the graph alone and
-    `make train` in any checkout rebuilds the shipped file byte for byte."""
-    import onnx
-
-    model = onnx.load(str(path))
-    for node in model.graph.node:
-        del node.metadata_props[:]
-        node.doc_string = ""
-    onnx.save(model, str(path))
 
 
 def sha256_of(path: Path) -> str:
