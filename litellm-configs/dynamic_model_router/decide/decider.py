@@ -28,6 +28,7 @@ from dynamic_model_router.decide.conversation import user_turns
 from dynamic_model_router.decide.decision import Decision, Reason
 from dynamic_model_router.decide.signals import SIGNALS
 from dynamic_model_router.decide.signals.base import Conversation, Evidence, Lookups, Signal
+from dynamic_model_router.decide.utterance_index import UtteranceIndex
 from dynamic_model_router.encoding.encoder import load_encoder
 from dynamic_model_router.log import event
 from dynamic_model_router.routes_file import RoutesConfig
@@ -66,6 +67,7 @@ class RouteDecider:
                 )
                 for r in config.routes
             ],
+            index=UtteranceIndex(),
             top_k=config.top_k,
             aggregation=config.aggregation,  # type: ignore[arg-type]
             confidence_threshold=config.threshold,

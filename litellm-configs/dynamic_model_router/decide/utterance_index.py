@@ -1,0 +1,37 @@
+"""The routes' utterance vectors, searched by cosine similarity: semantic-router's LocalIndex with
+the utterances' lengths divided out once per change of the index, not on every message.
+
+LocalIndex.query recomputes the norm of every stored vector for each query: most of a decision's
+own cost beside the embedding. The scores are the same cosines (to the last bits of a float64).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import PrivateAttr
+from semantic_router.index.local import LocalIndex
+from semantic_router.linear import top_scores
+
+
+class UtteranceIndex(LocalIndex):
+    # The stored vectors scaled to unit length, and the array they were computed from: any
+    # upsert or delete replaces `index` with a new array, which makes them stale.
+    _unit: Any = PrivateAttr(default=None)
+    _unit_of: Any = PrivateAttr(default=None)
+
+    def query(
+        self,
+        vector: np.ndarray,
+        top_k: int = 5,
+        route_filter: list[str] | None = None,
+        sparse_vector: Any = None,
+    ) -> tuple[np.ndarray, list[str]]:
+        if route_filter is not None or self.index is None or self.routes is None:
+            return super().query(vector, top_k, route_filter, sparse_vector)
+        if self._unit_of is not self.index:
+            self._unit = self.index / np.linalg.norm(self.index, axis=1)[:, None]
+            self._unit_of = self.index
+        scores, rows = top_scores(self._unit @ vector / np.linalg.norm(vector), top_k)
+        return scores, [self.routes[i] for i in rows]
