@@ -1,8 +1,9 @@
 """The routes' utterance vectors, searched by cosine similarity: semantic-router's LocalIndex with
 the utterances' lengths divided out once per change of the index, not on every message.
 
-LocalIndex.query recomputes the norm of every stored vector for each query: most of a decision's
-own cost beside the embedding. The scores are the same cosines (to the last bits of a float64).
+LocalIndex.query recomputes the norm of every stored vector for each query, on the proxy's event
+loop: a large part of a decision's own cost beside the embedding. The scores are the same cosines
+(to the last bits of a float64).
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def inexact_products(path: Path) -> list[str]:
 
     model = onnx.load(str(path))
     initializers = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    random = np.random.default_rng(0)
+    rng = np.random.default_rng(0)
     found = []
     for node in model.graph.node:
         if node.op_type != "MatMulInteger":
@@ -71,7 +71,7 @@ def inexact_products(path: Path) -> list[str]:
         if weights.dtype == np.int8:
             found.append(f"{node.name}: signed int8 weights")
             continue
-        a = random.integers(0, 256, size=(8, weights.shape[0]), dtype=np.uint8)
+        a = rng.integers(0, 256, size=(8, weights.shape[0]), dtype=np.uint8)
         graph = onnx.helper.make_graph(
             [onnx.helper.make_node("MatMulInteger", ["A", "B", "a_zero", "b_zero"], ["Y"])],
             "product",
