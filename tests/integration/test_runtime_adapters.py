@@ -154,9 +154,10 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
     ]
     write_routes(proxy, {**routes, "routes": [*edited, PETS_ROUTE]})
     until("doctor-v2 loaded", lambda: "doctor-v2" in proxy_serves(proxy))
-    # The split is a hash of each conversation's first message: these 20 give the canary 4 (two of
-    # them among the first 8, whose follow-ups are checked).
+    # The split is a hash of each conversation's first message: these 20 give the canary 4, two of
+    # them among the 8 whose later turns are checked.
     openings = [f"{MEDICAL} I am {age} years old." for age in range(18, 38)]
+    followed = openings[:8]
     first = {}
     for text in openings:
         response = proxy.chat(user(text), max_tokens=1)
@@ -167,7 +168,7 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
     print(f"\ncanary at 20% over {len(openings)} conversations: {dict(split)}")
     assert set(split) == {"doctor", "doctor-v2"}, split
     assert 0.08 <= split["doctor-v2"] / len(openings) <= 0.35, split
-    for text in openings[:8]:
+    for text in followed:
         follow_up = [
             *user(text),
             {"role": "assistant", "content": "I see."},
@@ -186,14 +187,14 @@ def test_a_canary_takes_its_share_of_conversations_and_each_keeps_its_version(
         "every conversation on doctor-v2",
         lambda: all(
             proxy.chat(user(text), max_tokens=1).headers["x-semantic-route"] == "doctor-v2"
-            for text in openings[:8]
+            for text in followed
         ),
     )
     only_new = [{**r, "model": "doctor-v2"} if r["name"] == "doctor" else r for r in routes["routes"]]
     reloads = proxy.log.text().count("routes reloaded")
     write_routes(proxy, {**routes, "routes": [*only_new, PETS_ROUTE]})
     until("the old version's removal reloaded", lambda: proxy.log.text().count("routes reloaded") > reloads)
-    assert {proxy.chat(user(text), max_tokens=1).headers["x-semantic-route"] for text in openings[:8]} == {
+    assert {proxy.chat(user(text), max_tokens=1).headers["x-semantic-route"] for text in followed} == {
         "doctor-v2"
     }
 
