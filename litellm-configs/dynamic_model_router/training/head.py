@@ -135,12 +135,19 @@ def fit_head(
         for t, label, h in zip(texts, y, held, strict=True)
         if h and label < len(model_of)
     ]
-    accuracy = {}
-    for weight in range(config.top_k + 1):
-        decider = RouteDecider(config.model_copy(update={"class_head_weight": float(weight)}), encoder, head)
-        right = sum(decider.decide([{"role": "user", "content": t}]).model == m for t, m in items)
-        accuracy[weight] = right / len(items)
-        print(f"    weight {weight}: {accuracy[weight]:.3f} of {len(items)} validation texts", flush=True)
+    deciders = {
+        weight: RouteDecider(config.model_copy(update={"class_head_weight": float(weight)}), encoder, head)
+        for weight in range(config.top_k + 1)
+    }
+    right = dict.fromkeys(deciders, 0)
+    # Text by text, every weight in turn: the encoder remembers the text's vector, so each
+    # validation text is embedded once, not once per weight.
+    for text, model in items:
+        for weight, decider in deciders.items():
+            right[weight] += decider.decide([{"role": "user", "content": text}]).model == model
+    accuracy = {weight: n / len(items) for weight, n in right.items()}
+    for weight, share in accuracy.items():
+        print(f"    weight {weight}: {share:.3f} of {len(items)} validation texts", flush=True)
     weight = max(accuracy, key=lambda v: (accuracy[v], -v))
     w, b = fit_softmax(x, y, len(routes), penalty)
     return {
