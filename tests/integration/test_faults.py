@@ -182,6 +182,7 @@ def test_a_proxy_restarted_under_load_fails_requests_only_while_it_is_down(stack
     # Each request on a new connection, like a new client.
     outcomes: list[Outcome] = []
     done = threading.Event()
+    log_from = len(proxy.log.text())
 
     def client(offset: int) -> None:
         for n in range(offset, 10**6):
@@ -199,10 +200,13 @@ def test_a_proxy_restarted_under_load_fails_requests_only_while_it_is_down(stack
                         response.headers.get("x-semantic-route"),
                     )
                 )
-            except httpx.ConnectError:
-                outcomes.append(Outcome(sent, time.monotonic(), text, "refused", None))
+            except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError) as e:
+                # Refused, or reset: a connection the kernel took as the proxy closed its socket is
+                # reset unread. Whether such a request had been started is told by the log below.
+                kind = "refused" if isinstance(e, httpx.ConnectError) else "reset"
+                outcomes.append(Outcome(sent, time.monotonic(), text, kind, None))
                 time.sleep(0.2)  # a client backing off before it tries again
-            except httpx.HTTPError as e:  # a reset or truncated answer: something was lost
+            except httpx.HTTPError as e:  # a timeout, or anything else: something went wrong
                 outcomes.append(Outcome(sent, time.monotonic(), text, type(e).__name__, None))
 
     def answered(since: float = 0.0) -> bool:
@@ -226,14 +230,23 @@ def test_a_proxy_restarted_under_load_fails_requests_only_while_it_is_down(stack
             finished.result()
     failed = [o for o in outcomes if o.outcome != 200]
     assert failed, "no request was refused: the proxy was never down during the run"
-    assert {o.outcome for o in failed} == {"refused"}, f"clients saw more than refused connections: {failed}"
+    assert {o.outcome for o in failed} <= {"refused", "reset"}, (
+        f"clients saw more than closed connections: {failed}"
+    )
+    answered = [o for o in outcomes if o.outcome == 200]
+    # Every request the proxy began (its routing decision is logged first) was answered: the stop
+    # drained requests under way instead of cutting them.
+    decided = proxy.log.text()[log_from:].count('"event": "route_decision"')
+    assert decided == len(answered), (
+        f"the proxies decided {decided} requests but answered {len(answered)}: some were cut while "
+        f"under way ({failed})"
+    )
     # A busy machine can hold a client between taking its start time and connecting, so a refused
     # request only has to have been under way at some moment while the proxy was down.
     while_up = [o for o in failed if o.ended < down_at or o.sent > back_at]
     assert not while_up, (
         f"requests failed while the proxy was up (down {down_at:.2f} to {back_at:.2f}): {while_up}"
     )
-    answered = [o for o in outcomes if o.outcome == 200]
     assert any(o.ended < down_at for o in answered) and any(o.sent > back_at for o in answered), outcomes
     misrouted = [o for o in answered if o.route != expected[o.text]]
     assert not misrouted, f"answers routed elsewhere than the router decides: {misrouted}"

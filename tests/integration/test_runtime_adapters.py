@@ -243,10 +243,18 @@ def test_open_webui_shows_the_new_adapter_answered(stack, proxy, vllm, volume, m
     write_routes(proxy, {**routes, "routes": [*routes["routes"], PETS_ROUTE]})
     until("pets answering", lambda: proxy.chat(user(PETS)).headers.get("x-semantic-route") == "pets")
     with open_webui_page(stack.env) as page:
-        offset = len(vllm.log.text())
+        offset, proxy_offset = len(vllm.log.text()), len(proxy.log.text())
         page.fill("#chat-input", PETS)
         page.click("#send-message-button")
-        expect(page.get_by_text("Answered by pets")).to_be_visible(timeout=90_000)
+        try:
+            expect(page.get_by_text("Answered by pets")).to_be_visible(timeout=90_000)
+        except AssertionError as e:
+            said = [
+                line
+                for line in proxy.log.text()[proxy_offset:].splitlines()
+                if '"event"' in line or "ERROR" in line or "WARNING" in line
+            ]
+            raise AssertionError(f"the proxy's events and errors during the chat: {said}") from e
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "open-webui-runtime-adapter.png"))
     assert "pets" in [model for _, model in vllm.served(since=offset)]
