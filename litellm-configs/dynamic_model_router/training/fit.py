@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -29,21 +31,42 @@ from dynamic_model_router.training.train import sha256_of
 
 HISTORY_WEIGHTS = tuple(round(0.1 * n, 1) for n in range(2, 13))
 THRESHOLDS = (0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
+K = TypeVar("K")
 
 
 def accuracy(decider: RouteDecider, items: list[Item]) -> float:
     return sum(decider.decide(i.messages).model == i.expected for i in items) / len(items)
 
 
+def routed_right(deciders: Mapping[K, RouteDecider], items: list[Item]) -> dict[K, int]:
+    """How many items each decider routes to their expected model. Item by item, every decider in
+    turn: the encoder remembers an item's turns between the deciders, so each turn is embedded
+    once, however many deciders share the encoder."""
+    right = dict.fromkeys(deciders, 0)
+    for item in items:
+        for key, decider in deciders.items():
+            right[key] += decider.decide(item.messages).model == item.expected
+    return right
+
+
 def fit(config: RoutesConfig, decider: RouteDecider, items: list[Item]) -> tuple[float, float, float]:
     """The (history_weight, threshold) that route the most items right, and that accuracy."""
-    results = []
-    for weight in HISTORY_WEIGHTS:
-        for threshold in THRESHOLDS:
-            candidate = config.model_copy(update={"history_weight": weight, "threshold": threshold})
-            score = accuracy(RouteDecider(candidate, decider.encoder), items)
-            distance = abs(weight - config.history_weight) + abs(threshold - config.threshold)
-            results.append((-score, distance, weight, threshold))
+    deciders = {
+        (weight, threshold): RouteDecider(
+            config.model_copy(update={"history_weight": weight, "threshold": threshold}), decider.encoder
+        )
+        for weight in HISTORY_WEIGHTS
+        for threshold in THRESHOLDS
+    }
+    results = [
+        (
+            -right / len(items),
+            abs(weight - config.history_weight) + abs(threshold - config.threshold),
+            weight,
+            threshold,
+        )
+        for (weight, threshold), right in routed_right(deciders, items).items()
+    ]
     best = min(results)
     return best[2], best[3], -best[0]
 

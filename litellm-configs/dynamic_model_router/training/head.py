@@ -36,7 +36,8 @@ from dynamic_model_router.decide.class_head import FOLLOW_UP, HEAD_FILE, ClassHe
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.encoding.encoder import MODEL_FILE, load_encoder
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesConfig, load_routes
-from dynamic_model_router.training.fit import with_encoder
+from dynamic_model_router.training.fit import routed_right, with_encoder
+from dynamic_model_router.training.labelled import Item
 from dynamic_model_router.training.train import DEFAULT_FOLLOW_UPS, classes, read_follow_ups, sha256_of
 
 PENALTIES = (0.0, 1e-5, 1e-4)
@@ -117,21 +118,20 @@ def fit_head(
     y = np.array([routes.index(r) for r in labels])
     held = np.array([is_validation(t) for t in texts])
 
-    def validation_loss(penalty: float) -> float:
-        w, b = fit_softmax(x[~held], y[~held], len(routes), penalty)
+    def validation_loss(w: np.ndarray, b: np.ndarray) -> float:
         p = softmax(x[held] @ w + b)[np.arange(held.sum()), y[held]]
         return float(-np.log(np.clip(p, 1e-12, 1)).mean())
 
-    losses = {penalty: validation_loss(penalty) for penalty in PENALTIES}
+    fits = {penalty: fit_softmax(x[~held], y[~held], len(routes), penalty) for penalty in PENALTIES}
+    losses = {penalty: validation_loss(*fit) for penalty, fit in fits.items()}
     penalty = min(losses, key=losses.__getitem__)
-    w, b = fit_softmax(x[~held], y[~held], len(routes), penalty)
-    head = ClassHead.of(head_record(config, routes, w, b, encoder_dir))
+    head = ClassHead.of(head_record(config, routes, *fits[penalty], encoder_dir))
     # The weight: the one whose decisions (vote plus head, the decider as it runs) send the most
     # validation texts to their route's model; among equals, the smallest. A follow-up alone
     # has no route to reach.
     model_of = {r.name: r.model for r in config.routes}
     items = [
-        (t, model_of[routes[label]])
+        Item([{"role": "user", "content": t}], model_of[routes[label]])
         for t, label, h in zip(texts, y, held, strict=True)
         if h and label < len(model_of)
     ]
@@ -139,13 +139,7 @@ def fit_head(
         weight: RouteDecider(config.model_copy(update={"class_head_weight": float(weight)}), encoder, head)
         for weight in range(config.top_k + 1)
     }
-    right = dict.fromkeys(deciders, 0)
-    # Text by text, every weight in turn: the encoder remembers the text's vector, so each
-    # validation text is embedded once, not once per weight.
-    for text, model in items:
-        for weight, decider in deciders.items():
-            right[weight] += decider.decide([{"role": "user", "content": text}]).model == model
-    accuracy = {weight: n / len(items) for weight, n in right.items()}
+    accuracy = {weight: n / len(items) for weight, n in routed_right(deciders, items).items()}
     for weight, share in accuracy.items():
         print(f"    weight {weight}: {share:.3f} of {len(items)} validation texts", flush=True)
     weight = max(accuracy, key=lambda v: (accuracy[v], -v))
