@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from dynamic_model_router.log import LOGGER_NAME
-from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesError
+from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesError, load_routes
+from dynamic_model_router.runtime import live_routes
 from dynamic_model_router.runtime.live_routes import LiveRoutes
 
 MEDICAL = [{"role": "user", "content": "My toddler has a high fever and a rash, what should I do?"}]
@@ -50,6 +51,22 @@ def test_a_broken_edit_keeps_the_last_good_routes_serving(routes_file: Path, cap
     with caplog.at_level("ERROR", logger=LOGGER_NAME):
         assert asyncio.run(decide_after_refresh(live)) == "doctor"
     assert "routes reload failed, keeping the last good routes" in caplog.text
+
+
+def test_a_file_caught_half_written_is_loaded_only_once_whole(routes_file: Path, tmp_path: Path, monkeypatch):
+    live = LiveRoutes(routes_file, check_interval_s=0)
+    whole = routes_file.read_text(encoding="utf-8").replace("    model: doctor\n", "    model: dcot\n")
+    # What a reader can see while an editor writes the file in place: a first part that parses.
+    half = whole[: whole.index("  - name: dcot")]
+    (tmp_path / "half.yaml").write_text(half, encoding="utf-8")
+    assert [r.name for r in load_routes(tmp_path / "half.yaml").routes] == ["doctor"]
+    routes_file.write_text(half, encoding="utf-8")
+    # The writer finishes while the reload waits for the file to be still.
+    monkeypatch.setattr(live_routes.time, "sleep", lambda _: routes_file.write_text(whole, encoding="utf-8"))
+    assert asyncio.run(decide_after_refresh(live)) == "doctor"
+    assert [r.name for r in live.config.routes] == ["doctor", "dcot", "general"], "the half file was loaded"
+    monkeypatch.undo()
+    assert asyncio.run(decide_after_refresh(live)) == "dcot", "the whole file was not loaded after it"
 
 
 def test_a_deleted_file_keeps_the_last_good_routes_serving(routes_file: Path):

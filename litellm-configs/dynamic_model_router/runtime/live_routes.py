@@ -1,8 +1,10 @@
 """Keeps a RouteDecider in step with its routes file while the proxy runs.
 
 A mounted ConfigMap is updated in place (kubelet swaps a symlink), so the file is
-re-read when its identity (inode, size, mtime) changes. The new decider is built in a
-worker thread while the old one keeps answering; a broken edit (including one that sends
+re-read when its identity (inode, size, mtime) changes, once it has stayed the same for a
+moment: a file written in place (an editor, `cp`) can be read half-written, and a half that
+parses would drop the routes after it. The new decider is built in a worker thread while the
+old one keeps answering; a broken edit (including one that sends
 requests to a model the proxy does not serve) is logged once and the last good routes keep
 serving.
 
@@ -44,6 +46,8 @@ from dynamic_model_router.runtime.adapters import RuntimeAdapters
 from dynamic_model_router.runtime.shadow import Shadow
 
 Stamp = tuple[int, int, int] | None
+# How long a changed file must stay unchanged before it is read.
+SETTLE_S = 0.25
 
 
 def _routing(config: RoutesConfig) -> RoutesConfig:
@@ -144,7 +148,17 @@ class LiveRoutes:
         stamp = _stamp(self.path)
         if stamp == self._stamp:
             return
-        self._reload_task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.reload, stamp))
+        self._reload_task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self._reload_when_still, stamp)
+        )
+
+    def _reload_when_still(self, stamp: Stamp) -> bool:
+        """reload() if the file is as it was SETTLE_S ago; if it is still being written, nothing
+        now (the stamp stays old, so the next check tries again)."""
+        time.sleep(SETTLE_S)
+        if _stamp(self.path) != stamp:
+            return False
+        return self.reload(stamp)
 
     def reload(self, stamp: Stamp = None) -> bool:
         """Rebuild the decider from the file now; on failure keep the current one. Then the
