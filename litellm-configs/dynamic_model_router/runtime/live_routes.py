@@ -4,9 +4,8 @@ A mounted ConfigMap is updated in place (kubelet swaps a symlink), so the file i
 re-read when its identity (inode, size, mtime) changes, once it has stayed the same for a
 moment: a file written in place (an editor, `cp`) can be read half-written, and a half that
 parses would drop the routes after it. The new decider is built in a worker thread while the
-old one keeps answering; a broken edit (including one that sends
-requests to a model the proxy does not serve) is logged once and the last good routes keep
-serving.
+old one keeps answering; a broken edit (including one that sends requests to a model the
+proxy does not serve) is logged once and the last good routes keep serving.
 
 With runtime adapters on (runtime_adapters.py), a background task checks the file every interval
 too (an edit counts without a request coming) and keeps the adapters the routes name loaded: a
