@@ -170,12 +170,21 @@ def test_a_call_vllm_answers_not_found_does_not_turn_away_the_next_clients_of_th
         assert answer.status_code == 200, f"{body['model']} after another client's 404: {answer.text[:300]}"
 
 
-def refused(api, proxy, vllm, body, status: int, expected: str, checked_by_vllm: bool = False) -> None:
+def refused(
+    api,
+    proxy,
+    vllm,
+    body,
+    status: int,
+    expected: str,
+    checked_by_vllm: bool = False,
+    path: str = "/v1/chat/completions",
+) -> None:
     """Send a request the proxy must refuse with `status` and `expected` in the error message: the
     user's words stay out of the log, the next chat is routed as usual, and nothing reaches vLLM
     unless the refusal is vLLM's own (`checked_by_vllm`: limits only the model knows)."""
     offset = len(vllm.log.text())
-    response = post(proxy, body)
+    response = post(proxy, body, path)
     assert response.status_code == status, f"{response.status_code} {response.text[:500]}"
     assert expected in response.json()["error"]["message"], response.text[:500]
     assert CANARY not in proxy.log.text(), "the proxy logged the user's words"
@@ -247,6 +256,30 @@ def test_malformed_chat_requests_get_a_400_naming_the_problem_and_the_proxy_keep
     api, proxy, vllm, body: dict | bytes, expected: str
 ):
     refused(api, proxy, vllm, body, 400, expected)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        (
+            "/v1/completions",
+            {"prompt": None, "max_tokens": 4},
+            "'prompt' must be a string or a list of strings, got null",
+        ),
+        ("/v1/completions", {"prompt": [], "max_tokens": 4}, "a non-empty list of strings"),
+        ("/v1/completions", {"prompt": [101, 2026], "max_tokens": 4}, "token ids are not accepted"),
+        ("/v1/completions", {"prompt": [KNEE, "what is 17 * 23?"], "max_tokens": 4}, "a batch of 2 prompts"),
+        ("/v1/messages", {"messages": [], "max_tokens": 4}, "'messages' must not be an empty list"),
+        ("/v1/responses", {"input": [], "max_output_tokens": 16}, "'input' must not be an empty list"),
+    ],
+    ids=["null-prompt", "empty-prompt-list", "token-ids", "batch-of-two", "no-messages", "no-input"],
+)
+def test_a_request_of_the_other_apis_without_words_to_route_gets_a_400_naming_the_field(
+    api, proxy, vllm, path: str, body: dict, expected: str
+):
+    # Unchecked, LiteLLM answered the prompts but the batch, and the empty messages, with a 500; the
+    # batch went to one model, chosen on all its prompts; vLLM refused the empty input itself.
+    refused(api, proxy, vllm, {"model": "auto", **body}, 400, expected, path=path)
 
 
 # Each public advisory against vLLM's OpenAI server that a request can trigger (docs/operations.md,

@@ -118,6 +118,49 @@ def test_more_choices_pass_only_up_to_the_configured_limit():
 
 
 @pytest.mark.parametrize(
+    ("api", "body", "refusal", "said"),
+    [
+        ("completions", {"prompt": None}, Refusal.MALFORMED, "list of strings, got null"),
+        ("completions", {"prompt": []}, Refusal.MALFORMED, "non-empty list of strings"),
+        ("completions", {"prompt": [1, 2, 3]}, Refusal.MALFORMED, "token ids are not accepted"),
+        ("completions", {"prompt": [[1, 2], [3]]}, Refusal.MALFORMED, "token ids are not accepted"),
+        ("completions", {"prompt": [MEDICAL, 1]}, Refusal.MALFORMED, "'prompt' must be a string"),
+        ("completions", {"prompt": [MEDICAL, "solve 2x+3=7"]}, Refusal.TOO_MANY_CHOICES, "one request per"),
+        ("responses", {"input": None}, Refusal.MALFORMED, "non-empty list, got null"),
+        ("responses", {"input": []}, Refusal.MALFORMED, "'input' must not be an empty list"),
+        ("messages", {"messages": []}, Refusal.MALFORMED, "'messages' must not be an empty list"),
+        ("messages", {"messages": None}, Refusal.MALFORMED, "'messages' must be a non-empty list, got null"),
+    ],
+    ids=[
+        "null-prompt",
+        "empty-batch",
+        "token-ids",
+        "batch-of-token-ids",
+        "batch-with-a-number",
+        "batch-over-max-choices",
+        "null-input",
+        "empty-input",
+        "empty-anthropic-messages",
+        "null-anthropic-messages",
+    ],
+)
+def test_a_conversation_that_is_missing_empty_or_not_words_is_refused_naming_the_field(
+    api: str, body: dict, refusal: Refusal, said: str
+):
+    # Unchecked, LiteLLM answered the prompts and Anthropic messages here with a 500, and routed a
+    # batch on all its prompts at once.
+    found = problem({"model": "auto", **body}, api, DEFAULT)
+    assert found is not None, f"{api} request {body} passed the edge"
+    assert found[0] == refusal and said in found[1], found
+
+
+def test_a_batch_of_prompts_passes_up_to_the_configured_limit():
+    batch = {"model": "auto", "prompt": [MEDICAL, "solve 2x+3=7"]}
+    assert problem(batch, "completions", Limits(max_choices=2)) is None
+    assert problem({**batch, "prompt": [MEDICAL]}, "completions", DEFAULT) is None
+
+
+@pytest.mark.parametrize(
     ("path", "api"),
     [
         ("/v1/chat/completions", "chat"),

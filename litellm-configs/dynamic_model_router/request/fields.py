@@ -9,9 +9,9 @@ vLLM's OpenAI server: see docs/operations.md). Structured output (`response_form
 `json_object` or `json_schema`) is refused unless STRUCTURED_OUTPUTS turns it on, and is then
 bounded in size.
 
-Settings (environment; the chart's `litellm.requests.*`): MAX_CHOICES (`n` and `best_of`, default
-1), STRUCTURED_OUTPUTS (`true` to allow it, default off), STRUCTURED_OUTPUT_MAX_BYTES (its size once
-serialised, default 16384).
+Settings (environment; the chart's `litellm.requests.*`): MAX_CHOICES (`n`, `best_of` and the
+prompts of a batch, default 1), STRUCTURED_OUTPUTS (`true` to allow it, default off),
+STRUCTURED_OUTPUT_MAX_BYTES (its size once serialised, default 16384).
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ class Rule:
     types: tuple[type, ...]
     expected: str
     check: Check | None = None
+    # The conversation itself: null is no conversation, which LiteLLM would answer with a 500.
+    required: bool = False
 
 
 def _between(low: float, high: float, low_open: bool = False) -> Check:
@@ -146,6 +148,30 @@ def _stop(value: Any, limits: Limits) -> Problem | None:
     return None
 
 
+def _not_empty(value: Any, limits: Limits) -> Problem | None:
+    return None if value or isinstance(value, str) else (Refusal.MALFORMED, "must not be an empty list")
+
+
+def _prompt(value: Any, limits: Limits) -> Problem | None:
+    """A prompt, or a batch of prompts. A batch goes to one model, chosen on all its prompts, and
+    each prompt is a generation, as a choice is: it is held to MAX_CHOICES like `n`."""
+    if isinstance(value, str):
+        return None
+    if not value or not all(isinstance(p, str) for p in value):
+        return (
+            Refusal.MALFORMED,
+            "must be a string or a non-empty list of strings (token ids are not accepted: "
+            "the router reads words)",
+        )
+    if len(value) > limits.max_choices:
+        return (
+            Refusal.TOO_MANY_CHOICES,
+            f"is a batch of {len(value)} prompts, over this proxy's {limits.max_choices} "
+            f"({MAX_CHOICES_ENV}); a request goes to one model: send one request per prompt",
+        )
+    return None
+
+
 def _response_format(value: Any, limits: Limits) -> Problem | None:
     kind = value.get("type")
     if kind == "text":
@@ -171,7 +197,7 @@ def _response_format(value: Any, limits: Limits) -> Problem | None:
 TEXT = Rule((str,), "a string")
 FLAG = Rule((bool,), "true or false")
 OBJECT = Rule((dict,), "an object")
-LIST = Rule((list,), "a list")
+CONVERSATION = Rule((list,), "a non-empty list", _not_empty, required=True)
 WHOLE = Rule((int,), "a whole number")
 TOKENS = Rule((int,), "a whole number", _at_least(1))
 CHOICES = Rule((int,), "a whole number", _choices)
@@ -220,7 +246,7 @@ FIELDS: dict[str, dict[str, Rule]] = {
     },
     "completions": {
         **SHARED,
-        "prompt": Rule((str, list), "a string or a list"),
+        "prompt": Rule((str, list), "a string or a list of strings", _prompt, required=True),
         "max_tokens": TOKENS,
         "n": CHOICES,
         "best_of": CHOICES,
@@ -234,7 +260,7 @@ FIELDS: dict[str, dict[str, Rule]] = {
     },
     "responses": {
         **SHARED,
-        "input": Rule((str, list), "a string or a list"),
+        "input": Rule((str, list), "a string or a non-empty list", _not_empty, required=True),
         "instructions": TEXT,
         "max_output_tokens": TOKENS,
         "previous_response_id": TEXT,
@@ -246,7 +272,7 @@ FIELDS: dict[str, dict[str, Rule]] = {
     },
     "messages": {
         **SHARED,
-        "messages": LIST,
+        "messages": CONVERSATION,
         "system": Rule((str, list), "a string or a list"),
         "max_tokens": TOKENS,
         "stop_sequences": STOP,
@@ -303,6 +329,8 @@ def problem(
                 f"field {_shown(str(name))} is not accepted by this proxy; the {api} API takes "
                 f"{', '.join(sorted(rules))}",
             )
+        if value is None and rule.required:
+            return Refusal.MALFORMED, f"'{name}' must be {rule.expected}, got null"
         if value is None or not rule.types:
             continue
         # bool is an int in Python, but `"max_tokens": true` is no number of tokens.
