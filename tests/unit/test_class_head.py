@@ -1,6 +1,7 @@
 """The class head: the shipped one is loaded beside the shipped encoder and adds to the vote; a head
 fitted to another model, or damaged, is left out; and an operator's edit of the utterances takes
-effect at once, without a new fit: the head stays off until it is fitted to the routes as they are."""
+effect at once, without a new fit: added utterances decide the messages whose vote they win while
+the head keeps deciding the rest, and a removal turns the head off until it is fitted again."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dynamic_model_router.decide.class_head import (
     ClassHead,
     load_head,
     routes_fingerprint,
+    utterances_of,
 )
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.encoding.encoder import SHIPPED_ENCODER, SHIPPED_MODEL_SHA256
@@ -79,20 +81,74 @@ SQL = RouteConfig(
 )
 
 
-def test_an_operators_new_route_turns_the_head_off_and_wins_its_messages_at_once(
+# Written for these tests: messages far from SQL, the head deciding some of them (the stroke's).
+ELSEWHERE = [
+    "grandma is slurring her words and one side of her face droops",
+    "my son fell off his bike and hit his head, now he keeps throwing up",
+    "write me a haiku about autumn",
+    "if a shirt costs 20 after a 20% discount what was the price",
+]
+SQL_QUESTIONS = [
+    "my sql left join drops rows that have no match, how do i keep them",
+    "count orders per customer in sql",
+]
+
+
+def with_routes(config: RoutesConfig, *routes: RouteConfig) -> RoutesConfig:
+    return config.model_copy(update={"routes": routes})
+
+
+def test_an_operators_new_route_wins_its_messages_at_once_and_the_head_still_decides_the_rest(
     default_routes: RoutesConfig, decider: RouteDecider, caplog: pytest.LogCaptureFixture
 ):
-    with caplog.at_level(logging.WARNING):
-        with_sql = RouteDecider(
-            default_routes.model_copy(update={"routes": (*default_routes.routes, SQL)}), decider.encoder
-        )
-    assert with_sql.head is None and "class_head_off" in caplog.text, caplog.text
-    for text in [
-        "my sql left join drops rows that have no match, how do i keep them",
-        "count orders per customer in sql",
-    ]:
+    with caplog.at_level(logging.INFO):
+        with_sql = RouteDecider(with_routes(default_routes, *default_routes.routes, SQL), decider.encoder)
+    assert with_sql.head is not None, "adding a route turned the class head off"
+    assert "class_head_partly_off" in caplog.text and "routes sql" in caplog.text, caplog.text
+    for text in SQL_QUESTIONS:
         assert decider.decide(user(text)).model == "phi2", f"{text!r} was not the catch-all's before"
         assert with_sql.decide(user(text)).model == "sql", f"{text!r} did not reach the new route"
+    vote_alone = RouteDecider(default_routes.model_copy(update={"class_head_weight": 0.0}), decider.encoder)
+    changed = [t for t in ELSEWHERE if vote_alone.decide(user(t)).model != decider.decide(user(t)).model]
+    assert changed, "no message here needs the head: the test would prove nothing"
+    for text in ELSEWHERE:
+        assert with_sql.decide(user(text)).model == decider.decide(user(text)).model, (
+            f"{text!r}, far from SQL, is routed otherwise once the sql route is added"
+        )
+
+
+@pytest.mark.parametrize("removed", ["an-utterance", "a-route"])
+def test_removing_what_the_head_was_fitted_to_turns_it_off(
+    default_routes: RoutesConfig, decider: RouteDecider, caplog: pytest.LogCaptureFixture, removed: str
+):
+    doctor, *others = default_routes.routes
+    kept = (
+        (doctor.model_copy(update={"utterances": doctor.utterances[1:]}),)
+        if removed == "an-utterance"
+        else ()
+    )
+    with caplog.at_level(logging.WARNING):
+        edited = RouteDecider(with_routes(default_routes, *kept, *others), decider.encoder)
+    assert edited.head is None, (
+        f"removing {removed} left the class head on: it would pull those messages back"
+    )
+    assert "class_head_off" in caplog.text and "removed or moved" in caplog.text, caplog.text
+
+
+def test_a_head_that_does_not_record_its_utterances_is_turned_off_by_any_edit(
+    default_routes: RoutesConfig, decider: RouteDecider
+):
+    assert decider.head is not None and decider.head.utterances is not None
+    old = ClassHead(**{**decider.head.__dict__, "utterances": None})
+    assert RouteDecider(default_routes, decider.encoder, old).head is old
+    added = with_routes(default_routes, *default_routes.routes, SQL)
+    assert RouteDecider(added, decider.encoder, old).head is None
+
+
+def test_the_shipped_head_records_the_utterances_it_was_fitted_to(default_routes: RoutesConfig):
+    record = json.loads((SHIPPED_ENCODER / HEAD_FILE).read_text(encoding="utf-8"))
+    assert record["utterances"] == utterances_of(default_routes)
+    assert record["routes_sha256"] == routes_fingerprint(default_routes)
 
 
 def test_an_operators_added_utterances_move_a_message_to_their_route(

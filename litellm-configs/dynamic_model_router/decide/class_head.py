@@ -3,11 +3,18 @@ fitted to labelled data (dynamic_model_router.training.head) and kept beside the
 head.json. It knows the catch-all as a class of its own, which no list of utterances covers.
 
 The decider adds weight x probability to the utterance vote's score of each route, for a message
-on its own (signals/class_head.py). The head was fitted to the routes' utterances as they were: once
-an operator edits them (adds a route, moves a message with new utterances), the head would outvote
-the edit, so it stays off, with a warning, until it is fitted again to the routes as they are now;
-the edit takes effect at once, through the vote alone, as without a head. A head fitted on another
-model file than the encoder's would read vectors it was never fitted to: it is left out too.
+on its own (signals/class_head.py). The head was fitted to the routes' utterances as they were, and
+head.json records them. An operator's edit must count at once, without a new fit:
+- utterances added (to a route, or a new route's): the head stays on, but a message whose nearest
+  utterances (the vote's top_k) hold an added one of the route the vote alone picks is decided
+  without it: there the edit decides, as with no head, and everywhere else the head still does
+  (the urgent health messages it learned keep reaching `doctor` after a new route is added);
+- an utterance the head was fitted to removed or moved (or a route removed or renamed): the head
+  would go on pulling those messages where they were, so it stays off, with a warning, until it
+  is fitted again. So does any edit for a head.json that does not record its utterances (written
+  before it did): it names only their fingerprint.
+A head fitted on another model file than the encoder's would read vectors it was never fitted to:
+it is left out too.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +49,8 @@ class ClassHead:
     encoder_sha256: str
     # routes_fingerprint() of the routes it was fitted to.
     routes_sha256: str
+    # Each route's utterances it was fitted to; None for a head.json that does not record them.
+    utterances: Mapping[str, frozenset[str]] | None = None
 
     @classmethod
     def of(cls, record: dict[str, Any]) -> ClassHead:
@@ -52,6 +61,12 @@ class ClassHead:
             raise ValueError(
                 f"weights {weights.shape} and bias {bias.shape} do not fit {len(classes)} classes"
             )
+        fitted_to = record.get("utterances")
+        if fitted_to is not None and not (
+            isinstance(fitted_to, dict)
+            and all(isinstance(u, list) and all(isinstance(t, str) for t in u) for u in fitted_to.values())
+        ):
+            raise ValueError("utterances must map each route to a list of texts")
         return cls(
             classes,
             weights,
@@ -59,6 +74,7 @@ class ClassHead:
             float(record["weight"]),
             str(record["encoder_sha256"]),
             str(record["routes_sha256"]),
+            None if fitted_to is None else {str(r): frozenset(u) for r, u in fitted_to.items()},
         )
 
     def probabilities(self, vector: Sequence[float]) -> dict[str, float]:
@@ -75,17 +91,56 @@ def routes_fingerprint(config: RoutesConfig) -> str:
     return hashlib.sha256(json.dumps(routes, ensure_ascii=False).encode()).hexdigest()
 
 
-def usable_head(head: ClassHead | None, config: RoutesConfig) -> ClassHead | None:
-    """The head, if it was fitted to these routes' utterances; else None, with a warning."""
-    if head is not None and head.routes_sha256 != routes_fingerprint(config):
+def utterances_of(config: RoutesConfig) -> dict[str, list[str]]:
+    """Each route's utterances, as head.json records those it was fitted to."""
+    return {r.name: list(r.utterances) for r in config.routes}
+
+
+def added_since_fit(head: ClassHead, config: RoutesConfig) -> dict[str, frozenset[str]] | None:
+    """The utterances each route gained since the head was fitted (only routes that gained any),
+    or None when the head no longer fits these routes: one it was fitted to was removed or moved,
+    or, for a head that does not record its utterances, the routes changed at all."""
+    if head.utterances is None:
+        return {} if head.routes_sha256 == routes_fingerprint(config) else None
+    now = {r.name: frozenset(r.utterances) for r in config.routes}
+    if any(not fitted <= now.get(route, frozenset()) for route, fitted in head.utterances.items()):
+        return None
+    added = {route: texts - head.utterances.get(route, frozenset()) for route, texts in now.items()}
+    return {route: texts for route, texts in added.items() if texts}
+
+
+def usable_head(
+    head: ClassHead | None, config: RoutesConfig
+) -> tuple[ClassHead, dict[str, frozenset[str]]] | None:
+    """The head with the utterances added since its fit, if it still fits these routes; else None,
+    with a warning."""
+    if head is None:
+        return None
+    added = added_since_fit(head, config)
+    if added is None:
         event(
             logging.WARNING,
             "class_head_off",
-            why="the routes' utterances are not those the class head was fitted to: the vote decides alone",
+            why=(
+                "utterances the class head was fitted to were removed or moved"
+                if head.utterances is not None
+                else "the routes' utterances are not those the class head was fitted to (its file does "
+                "not record them, so an edit cannot be told apart)"
+            )
+            + ": the vote decides alone",
             hint="fit it again (make train, or python -m dynamic_model_router.training.head)",
         )
         return None
-    return head
+    if added:
+        event(
+            logging.INFO,
+            "class_head_partly_off",
+            why=f"{sum(map(len, added.values()))} utterances added since the class head was fitted "
+            f"(routes {', '.join(sorted(added))}): a message the vote gives to one of them decides "
+            "without the head",
+            hint="fit it again to let the head learn them (make train)",
+        )
+    return head, added
 
 
 @lru_cache(maxsize=8)

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from semantic_router import Route
 from semantic_router.encoders import DenseEncoder
 from semantic_router.routers import IndexedRouter
@@ -49,7 +50,10 @@ class RouteDecider:
         weight = (
             config.class_head_weight if config.class_head_weight is not None else (head.weight if head else 0)
         )
-        self.head: ClassHead | None = usable_head(head, config) if weight else None
+        usable = usable_head(head, config) if weight else None
+        self.head: ClassHead | None = usable[0] if usable else None
+        # Utterances added since the head was fitted: where they win the vote, the edit decides.
+        self._added: dict[str, frozenset[str]] = usable[1] if usable else {}
         self.head_weight = float(weight) if self.head else 0.0
         self._model_of = {r.name: r.model for r in config.routes}
         self._threshold_of = {
@@ -97,12 +101,28 @@ class RouteDecider:
         return scores
 
     async def head_of(self, text: str) -> dict[str, float]:
-        """Every route's probability for one text, from the class head."""
+        """Every route's probability for one text, from the class head; none for a text an
+        operator's added utterances decide."""
         assert self.head is not None
         # The vote embedded this text a moment ago: the encoder remembers its vector.
         (vector,) = await self.encoder.aencode_queries([text])  # type: ignore[attr-defined]
+        if self._added and await self._edit_decides(text, vector):
+            return {}
         found = self.head.probabilities(vector)
         return {route: p for route, p in found.items() if route in self._model_of}
+
+    async def _edit_decides(self, text: str, vector: list[float]) -> bool:
+        """Whether the route the vote alone gives this text clears its threshold with an utterance
+        added since the head was fitted among the text's nearest: the head never learned it, and
+        would outvote the edit."""
+        scores = await self.scores_of(text)
+        route = max(scores, key=scores.__getitem__)
+        added = self._added.get(route)
+        if not added or scores[route] < self._threshold_of[route]:
+            return False
+        index: UtteranceIndex = self.router.index  # type: ignore[assignment]
+        nearest = index.nearest(np.asarray(vector), self.config.top_k)
+        return any(name == route and utterance in added for name, utterance in nearest)
 
     async def adecide(self, messages: Any) -> Decision:
         """Where this conversation's next answer should come from. Never raises on bad input."""

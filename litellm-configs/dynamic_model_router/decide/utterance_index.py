@@ -31,8 +31,19 @@ class UtteranceIndex(LocalIndex):
     ) -> tuple[np.ndarray, list[str]]:
         if route_filter is not None or self.index is None or self.routes is None:
             return super().query(vector, top_k, route_filter, sparse_vector)
-        if self._unit_of is not self.index:
-            self._unit = self.index / np.linalg.norm(self.index, axis=1)[:, None]
-            self._unit_of = self.index
-        scores, rows = top_scores(self._unit @ vector / np.linalg.norm(vector), top_k)
+        scores, rows = self._top(vector, top_k)
         return scores, [self.routes[i] for i in rows]
+
+    def nearest(self, vector: np.ndarray, top_k: int) -> list[tuple[str, str]]:
+        """The route and utterance of each of the top_k stored vectors nearest to `vector`."""
+        if self.index is None or self.routes is None or self.utterances is None:
+            return []
+        _, rows = self._top(vector, top_k)
+        return [(str(self.routes[i]), str(self.utterances[i])) for i in rows]
+
+    def _top(self, vector: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+        index: np.ndarray = self.index  # type: ignore[assignment]
+        if self._unit_of is not index:
+            self._unit = index / np.linalg.norm(index, axis=1)[:, None]
+            self._unit_of = index
+        return top_scores(self._unit @ vector / np.linalg.norm(vector), top_k)

@@ -32,7 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dynamic_model_router.decide.class_head import FOLLOW_UP, HEAD_FILE, ClassHead, routes_fingerprint
+from dynamic_model_router.decide.class_head import (
+    FOLLOW_UP,
+    HEAD_FILE,
+    ClassHead,
+    routes_fingerprint,
+    utterances_of,
+)
 from dynamic_model_router.decide.decider import RouteDecider
 from dynamic_model_router.encoding.encoder import MODEL_FILE, load_encoder
 from dynamic_model_router.routes_file import DEFAULT_ROUTES_FILE, RoutesConfig, load_routes
@@ -171,6 +177,8 @@ def head_record(
         "weights": np.round(w.T, 6).tolist(),
         "bias": np.round(b, 6).tolist(),
         "weight": 1.0,
+        # What an operator's later edit is told apart by (decide/class_head.py).
+        "utterances": utterances_of(config),
     }
 
 
