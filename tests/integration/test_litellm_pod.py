@@ -63,7 +63,8 @@ def restricted_v2(pod_spec: dict[str, Any]) -> None:
 
 def play(objects: list[dict[str, Any]], path: Path) -> None:
     path.write_text(yaml.safe_dump_all(objects), encoding="utf-8")
-    podman("kube", "play", "--network", "host", str(path), timeout_s=300)
+    # --replace: a pod a run cut short left behind would hold the name.
+    podman("kube", "play", "--replace", "--network", "host", str(path), timeout_s=300)
 
 
 def container_of(pod_name_prefix: str) -> str:
@@ -88,6 +89,8 @@ def litellm_pod(vllm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]
     workdir = tmp_path_factory.mktemp("litellm-pod")
     # podman reads a secretKeyRef from its own store: the Secret's data map, as JSON.
     (workdir / "secret.json").write_text(json.dumps(secret["data"]), encoding="utf-8")
+    # A run cut short leaves its secret behind, and podman refuses to create one of the same name.
+    podman("secret", "rm", secret["metadata"]["name"], check=False)
     podman("secret", "create", secret["metadata"]["name"], str(workdir / "secret.json"))
     manifest = workdir / "litellm.yaml"
     try:
