@@ -102,7 +102,7 @@ def added_since_fit(head: ClassHead, config: RoutesConfig) -> dict[str, frozense
     or, for a head that does not record its utterances, the routes changed at all."""
     if head.utterances is None:
         return {} if head.routes_sha256 == routes_fingerprint(config) else None
-    now = {r.name: frozenset(r.utterances) for r in config.routes}
+    now = {route: frozenset(texts) for route, texts in utterances_of(config).items()}
     if any(not fitted <= now.get(route, frozenset()) for route, fitted in head.utterances.items()):
         return None
     added = {route: texts - head.utterances.get(route, frozenset()) for route, texts in now.items()}
