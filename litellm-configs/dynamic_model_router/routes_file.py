@@ -65,6 +65,13 @@ class EncoderConfig(_Strict):
     pooling: Literal["mean", "cls"] = Field(
         "mean", description="How a model fastembed does not list turns token vectors into one"
     )
+    max_tokens: int = Field(
+        128,
+        strict=True,
+        ge=2,
+        description="How many of a message's tokens are embedded: its first and last halves. An "
+        "embedding's time grows faster than its length, so a pasted page costs no more than this",
+    )
 
 
 class CanaryConfig(_Strict):
@@ -197,7 +204,11 @@ class RoutesConfig(_Strict):
     top_k: int = Field(5, strict=True, ge=1)
     aggregation: Literal["mean", "max", "sum"] = "sum"
     max_chars: int = Field(
-        2000, strict=True, ge=16, description="Only this many characters of a message are embedded"
+        2000,
+        strict=True,
+        ge=16,
+        description="How many characters of a message are read: its first and last halves (then "
+        "encoder.max_tokens of their tokens are embedded)",
     )
     history_turns: int = Field(
         2, strict=True, ge=0, description="Earlier user turns a follow-up may lean on (0: none)"

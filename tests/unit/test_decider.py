@@ -159,9 +159,24 @@ def test_hostile_text_never_raises(decider: RouteDecider, text: str):
     assert decision.model in {"phi2", "doctor", "dcot"}
 
 
-def test_clean_text_bounds_length_and_strips_control_characters_and_surrogates():
-    cleaned = clean_text("a\x00b\ud800c\n\nd" + "x" * 100, max_chars=10)
-    assert cleaned == "a b c dxx"
+def test_clean_text_keeps_a_long_texts_ends_and_strips_control_characters_and_surrogates():
+    cleaned = clean_text("a\x00b\ud800c\n\nd" + "x" * 100 + "end", max_chars=11)
+    assert cleaned == "a b c xxend"
+
+
+def test_a_question_after_a_pasted_page_decides_the_route(decider: RouteDecider):
+    notes = "Minutes: the team reviewed the quarterly roadmap, the hiring plan and the office move. " * 40
+    question = (
+        "Also, since this morning my left arm feels numb and heavy, the left side of my face droops "
+        "when I smile, my speech is slurred and I have a sudden severe headache and blurred vision. "
+        "My husband says I look grey. Is this a stroke, should I call an ambulance right now?"
+    )
+    first_part_only = decider.decide(ask(notes[:2000]))
+    assert first_part_only.model == "phi2", f"the control: the notes alone must go to phi2: {first_part_only}"
+    parts = [{"type": "text", "text": notes}, {"type": "text", "text": question}]
+    for content in (notes + question, parts):
+        decision = decider.decide([{"role": "user", "content": content}])
+        assert decision.model == "doctor", f"a long message's last words were not read: {decision}"
 
 
 def test_user_turns_are_newest_first_and_limited():

@@ -92,3 +92,28 @@ def test_the_shipped_encoder_is_the_file_the_router_pins_and_its_training_record
     record = json.loads((SHIPPED_ENCODER / "training.json").read_text(encoding="utf-8"))
     assert record["model_sha256"] == digest, "training.json describes another model file"
     assert {name for name in TOKENIZER_FILES if (SHIPPED_ENCODER / name).is_file()} == set(TOKENIZER_FILES)
+
+
+PASTED = "The committee reviewed the annual budget and postponed the new building until spring. " * 40
+
+
+def test_a_long_message_is_embedded_as_its_first_and_last_tokens():
+    encoder = load_encoder(EncoderConfig(max_tokens=16))
+    text = "Summarise these notes for me: " + PASTED + "And list who must act next."
+    bounded = encoder.bounded(text)
+    count = len(encoder.tokenizer.encode(bounded, add_special_tokens=False).ids)
+    assert count == 16, f"{bounded!r} has {count} tokens, not max_tokens"
+    assert bounded.startswith("Summarise these notes for me:"), bounded
+    assert bounded.endswith("who must act next."), bounded
+    assert np.allclose(encoder.encode_queries([text])[0], encoder([bounded])[0]), (
+        "a long message's vector is not the vector of its first and last tokens"
+    )
+
+
+def test_a_message_within_max_tokens_is_embedded_whole():
+    encoder = load_encoder(EncoderConfig(max_tokens=16))
+    text = "my toddler swallowed a button battery"
+    assert encoder.bounded(text) == text
+    longer = text + ", she is two years old and seems fine for now, what do i do next?"
+    assert encoder.bounded(longer) != longer, "the control: a longer message must be cut"
+    assert load_encoder(EncoderConfig()).max_tokens == 128, "the default bound is not 128 tokens"

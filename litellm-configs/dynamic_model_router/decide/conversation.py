@@ -17,13 +17,22 @@ _SPACES = re.compile(r"\s+")
 TEXT_PARTS = ("text", "input_text")
 
 
+def ends(text: str, max_chars: int) -> str:
+    """The text, or its first and last halves when longer than max_chars: the question after a
+    pasted page counts as much as the one before it."""
+    if len(text) <= max_chars:
+        return text
+    head = max_chars // 2
+    return text[:head] + " " + text[len(text) - (max_chars - head - 1) :]
+
+
 def clean_text(text: str, max_chars: int) -> str:
     """Bound and sanitise text for the encoder.
 
     Lone surrogates (from JSON like "\\ud800") make the tokenizer raise, and control
     characters carry no meaning, so both become spaces.
     """
-    text = text[:max_chars]
+    text = ends(text, max_chars)
     if not text.isprintable():
         text = "".join(
             " " if unicodedata.category(c) in ("Cc", "Cs", "Cf") and not c.isspace() else c for c in text
@@ -34,23 +43,16 @@ def clean_text(text: str, max_chars: int) -> str:
 def _content_text(content: Any, max_chars: int) -> str:
     """The text of a message's content: a string, or OpenAI content parts."""
     if isinstance(content, str):
-        return content[:max_chars]
+        return ends(content, max_chars)
     if not isinstance(content, list):
         return ""
-    pieces: list[str] = []
-    size = 0
-    for part in content:
-        if isinstance(part, dict) and part.get("type") in TEXT_PARTS and isinstance(part.get("text"), str):
-            piece = part["text"]
-        elif isinstance(part, str):
-            piece = part
-        else:
-            continue
-        pieces.append(piece[: max_chars - size])
-        size += len(pieces[-1]) + 1
-        if size >= max_chars:
-            break
-    return "\n".join(pieces)
+    pieces = [
+        part["text"] if isinstance(part, dict) else part
+        for part in content
+        if isinstance(part, str)
+        or (isinstance(part, dict) and part.get("type") in TEXT_PARTS and isinstance(part.get("text"), str))
+    ]
+    return ends("\n".join(pieces), max_chars)
 
 
 def user_turns(messages: Any, max_chars: int, limit: int) -> list[str]:
