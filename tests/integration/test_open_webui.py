@@ -57,6 +57,11 @@ def feedback_saved(response: Response) -> bool:
     )
 
 
+def feedback_updated(response: Response) -> bool:
+    """Open WebUI's answer to updating a stored rating (POST .../feedback/<id>)."""
+    return feedback_saved(response) and "/api/v1/evaluations/feedback/" in response.url
+
+
 # The stand-in model writes a few tokens a second on CPU: without a cap of the person's own, each
 # chat would run to its default length (384 tokens, dcot's 512) and the three take minutes.
 REPLY_TOKENS = 32
@@ -137,9 +142,10 @@ def chat_and_rate(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"open-webui-{name}.png"))
     # The person rates the answer: the thumbs under it, then a reason, as Open WebUI asks. Open
-    # WebUI stores the rating first and shows the reasons after; the reason updates that rating,
-    # so the reason waits until the rating is stored (saved earlier, it was sometimes lost).
-    with page.expect_response(feedback_saved):
+    # WebUI (0.12) stores the rating, shows the reasons, asks for the rating's tags (none here:
+    # tag generation is off) and then updates the rating with them, from an annotation that may
+    # predate the reason: a reason saved around then was sometimes lost. The reason waits for it.
+    with page.expect_response(feedback_updated, timeout=120_000):
         page.get_by_role("button", name=rating).last.click()
     expect(page.get_by_text("How would you rate this response?")).to_be_visible()
     reason = page.get_by_role(
