@@ -1,7 +1,7 @@
 """The class head: the shipped one is loaded beside the shipped encoder and adds to the vote; a head
 fitted to another model, or damaged, is left out; and an operator's edit of the utterances takes
-effect at once, without a new fit: added utterances decide the messages whose vote they win while
-the head keeps deciding the rest, and a removal turns the head off until it is fitted again."""
+effect at once, without a new fit: the messages an added or removed utterance touches are decided
+by the vote as edited, while the head keeps deciding the rest."""
 
 from __future__ import annotations
 
@@ -117,22 +117,56 @@ def test_an_operators_new_route_wins_its_messages_at_once_and_the_head_still_dec
         )
 
 
-@pytest.mark.parametrize("removed", ["an-utterance", "a-route"])
-def test_removing_what_the_head_was_fitted_to_turns_it_off(
-    default_routes: RoutesConfig, decider: RouteDecider, caplog: pytest.LogCaptureFixture, removed: str
+def without(config: RoutesConfig, route: str, utterance: str | None = None) -> RoutesConfig:
+    """The routes without one utterance of a route, or (None) without the route."""
+    return with_routes(
+        config,
+        *(
+            r.model_copy(update={"utterances": tuple(u for u in r.utterances if u != utterance)})
+            for r in config.routes
+            if r.name != route or utterance is not None
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("route", "utterance", "near_it"),
+    [
+        ("doctor", "Is psoriasis contagious?", "can you catch psoriasis from someone who has it"),
+        ("dcot", None, "a farmer counts 20 heads and 56 legs among his chickens and cows, how many cows"),
+    ],
+    ids=["an-utterance", "a-route"],
+)
+def test_an_operators_removal_decides_the_messages_near_it_and_the_head_still_decides_the_rest(
+    default_routes: RoutesConfig,
+    decider: RouteDecider,
+    caplog: pytest.LogCaptureFixture,
+    route: str,
+    utterance: str | None,
+    near_it: str,
 ):
-    doctor, *others = default_routes.routes
-    kept = (
-        (doctor.model_copy(update={"utterances": doctor.utterances[1:]}),)
-        if removed == "an-utterance"
-        else ()
+    vote_alone = RouteDecider(default_routes.model_copy(update={"class_head_weight": 0.0}), decider.encoder)
+    assert decider.decide(user(near_it)).score != vote_alone.decide(user(near_it)).score, (
+        f"the head does not change {near_it!r}: the test would prove nothing"
     )
-    with caplog.at_level(logging.WARNING):
-        edited = RouteDecider(with_routes(default_routes, *kept, *others), decider.encoder)
-    assert edited.head is None, (
-        f"removing {removed} left the class head on: it would pull those messages back"
+    edited_routes = without(default_routes, route, utterance)
+    with caplog.at_level(logging.INFO):
+        edited = RouteDecider(edited_routes, decider.encoder)
+    assert edited.head is not None, "a removal turned the class head off: urgent messages would lose it"
+    assert "class_head_partly_off" in caplog.text and f"removed (routes {route})" in caplog.text, caplog.text
+    edited_vote = RouteDecider(edited_routes.model_copy(update={"class_head_weight": 0.0}), decider.encoder)
+    decided, by_vote = edited.decide(user(near_it)), edited_vote.decide(user(near_it))
+    assert (decided.model, decided.score) == (by_vote.model, by_vote.score), (
+        f"{near_it!r}, near what was removed, is still decided with the head that learned it"
     )
-    assert "class_head_off" in caplog.text and "removed or moved" in caplog.text, caplog.text
+    kept = {r.name for r in edited_routes.routes}
+    elsewhere = [t for t in ELSEWHERE if decider.decide(user(t)).route in kept]
+    changed = [t for t in elsewhere if vote_alone.decide(user(t)).model != decider.decide(user(t)).model]
+    assert changed, "no message here needs the head: the test would prove nothing"
+    for text in elsewhere:
+        assert edited.decide(user(text)).model == decider.decide(user(text)).model, (
+            f"{text!r}, far from what was removed, is routed otherwise after the removal"
+        )
 
 
 def test_a_head_that_does_not_record_its_utterances_is_turned_off_by_any_edit(

@@ -4,17 +4,19 @@ head.json. It knows the catch-all as a class of its own, which no list of uttera
 
 The decider adds weight x probability to the utterance vote's score of each route, for a message
 on its own (signals/class_head.py). The head was fitted to the routes' utterances as they were, and
-head.json records them. An operator's edit must count at once, without a new fit:
-- utterances added (to a route, or a new route's): the head stays on, but a message whose nearest
-  utterances (the vote's top_k) hold an added one of the route the vote alone picks is decided
-  without it: there the edit decides, as with no head, and everywhere else the head still does
-  (the urgent health messages it learned keep reaching `doctor` after a new route is added);
-- an utterance the head was fitted to removed or moved (or a route removed or renamed): the head
-  would go on pulling those messages where they were, so it stays off, with a warning, until it
-  is fitted again. So does any edit for a head.json that does not record its utterances (written
-  before it did): it names only their fingerprint.
-A head fitted on another model file than the encoder's would read vectors it was never fitted to:
-it is left out too.
+head.json records them. An operator's edit must count at once, without a new fit, and must not
+cost the messages it does not touch (the urgent health messages the head learned keep reaching
+`doctor` after any edit). So the head stays on, and only a message an edit touches is decided
+without it, by the vote as the edit says:
+- utterances added (to a route, or a new route's): a message whose nearest utterances (the vote's
+  top_k) hold an added one of the route the vote alone picks, when that route clears its threshold;
+- utterances removed (from a route, or a whole route removed; moved or renamed is removed and
+  added): a message to which a removed utterance lies as near as its top_k-th nearest utterance
+  now, that is one the removed utterance would still have had a say in; the head learned it, and
+  would go on pulling such messages where the operator took it away from.
+A head.json that does not record its utterances (written before it did) names only their
+fingerprint: any edit turns it off, with a warning. A head fitted on another model file than the
+encoder's would read vectors it was never fitted to: it is left out too.
 """
 
 from __future__ import annotations
@@ -96,51 +98,60 @@ def utterances_of(config: RoutesConfig) -> dict[str, list[str]]:
     return {r.name: list(r.utterances) for r in config.routes}
 
 
-def added_since_fit(head: ClassHead, config: RoutesConfig) -> dict[str, frozenset[str]] | None:
-    """The utterances each route gained since the head was fitted (only routes that gained any),
-    or None when the head no longer fits these routes: one it was fitted to was removed or moved,
-    or, for a head that does not record its utterances, the routes changed at all."""
+@dataclass(frozen=True)
+class Edit:
+    """The utterances each route gained and lost since the head was fitted (routes with any)."""
+
+    added: Mapping[str, frozenset[str]]
+    removed: Mapping[str, frozenset[str]]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+def edit_since_fit(head: ClassHead, config: RoutesConfig) -> Edit | None:
+    """The routes' edit since the head was fitted, or None when it cannot be told: the head does
+    not record its utterances, and the routes changed."""
     if head.utterances is None:
-        return {} if head.routes_sha256 == routes_fingerprint(config) else None
+        return Edit({}, {}) if head.routes_sha256 == routes_fingerprint(config) else None
     now = {route: frozenset(texts) for route, texts in utterances_of(config).items()}
-    if any(not fitted <= now.get(route, frozenset()) for route, fitted in head.utterances.items()):
-        return None
     added = {route: texts - head.utterances.get(route, frozenset()) for route, texts in now.items()}
-    return {route: texts for route, texts in added.items() if texts}
+    removed = {route: texts - now.get(route, frozenset()) for route, texts in head.utterances.items()}
+    return Edit(
+        {route: texts for route, texts in added.items() if texts},
+        {route: texts for route, texts in removed.items() if texts},
+    )
 
 
-def usable_head(
-    head: ClassHead | None, config: RoutesConfig
-) -> tuple[ClassHead, dict[str, frozenset[str]]] | None:
-    """The head with the utterances added since its fit, if it still fits these routes; else None,
-    with a warning."""
+def _counted(changed: Mapping[str, frozenset[str]], what: str) -> str:
+    return f"{sum(map(len, changed.values()))} {what} (routes {', '.join(sorted(changed))})"
+
+
+def usable_head(head: ClassHead | None, config: RoutesConfig) -> tuple[ClassHead, Edit] | None:
+    """The head with the edit since its fit, if that can be told; else None, with a warning."""
     if head is None:
         return None
-    added = added_since_fit(head, config)
-    if added is None:
+    edit = edit_since_fit(head, config)
+    if edit is None:
         event(
             logging.WARNING,
             "class_head_off",
-            why=(
-                "utterances the class head was fitted to were removed or moved"
-                if head.utterances is not None
-                else "the routes' utterances are not those the class head was fitted to (its file does "
-                "not record them, so an edit cannot be told apart)"
-            )
-            + ": the vote decides alone",
+            why="the routes' utterances are not those the class head was fitted to (its file does not "
+            "record them, so an edit cannot be told apart): the vote decides alone",
             hint="fit it again (make train, or python -m dynamic_model_router.training.head)",
         )
         return None
-    if added:
+    if edit:
+        changes = [_counted(edit.added, "added")] if edit.added else []
+        changes += [_counted(edit.removed, "removed")] if edit.removed else []
         event(
             logging.INFO,
             "class_head_partly_off",
-            why=f"{sum(map(len, added.values()))} utterances added since the class head was fitted "
-            f"(routes {', '.join(sorted(added))}): a message the vote gives to one of them decides "
-            "without the head",
-            hint="fit it again to let the head learn them (make train)",
+            why=f"utterances changed since the class head was fitted: {' and '.join(changes)}; a "
+            "message near one of them is decided without the head",
+            hint="fit it again to let the head learn the edit (make train)",
         )
-    return head, added
+    return head, edit
 
 
 @lru_cache(maxsize=8)

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 from semantic_router import Route
 from semantic_router.encoders import DenseEncoder
+from semantic_router.encoders.base import AsymmetricDenseMixin
 from semantic_router.routers import IndexedRouter
 
-from dynamic_model_router.decide.class_head import ClassHead, load_head, usable_head
+from dynamic_model_router.decide.class_head import ClassHead, Edit, load_head, usable_head
 from dynamic_model_router.decide.combiner import combine
 from dynamic_model_router.decide.conversation import user_turns
 from dynamic_model_router.decide.decision import Decision, Reason
@@ -52,8 +53,8 @@ class RouteDecider:
         )
         usable = usable_head(head, config) if weight else None
         self.head: ClassHead | None = usable[0] if usable else None
-        # Utterances added since the head was fitted: where they win the vote, the edit decides.
-        self._added: dict[str, frozenset[str]] = usable[1] if usable else {}
+        # The routes' edit since the head was fitted: the messages it touches are decided without it.
+        self._edit = usable[1] if usable else Edit({}, {})
         self.head_weight = float(weight) if self.head else 0.0
         self._model_of = {r.name: r.model for r in config.routes}
         self._threshold_of = {
@@ -75,6 +76,9 @@ class RouteDecider:
             top_k=config.top_k,
             aggregation=config.aggregation,  # type: ignore[arg-type]
             confidence_threshold=config.threshold,
+        )
+        self._removed = self._unit_vectors(
+            sorted({t for found in self._edit.removed.values() for t in found})
         )
         lookups = Lookups(self.scores_of, self.head_of if self.head else None, self.head_weight)
         self.signals: tuple[Signal, ...] = tuple(
@@ -102,27 +106,44 @@ class RouteDecider:
 
     async def head_of(self, text: str) -> dict[str, float]:
         """Every route's probability for one text, from the class head; none for a text an
-        operator's added utterances decide."""
+        operator's edit since the head was fitted touches."""
         assert self.head is not None
         # The vote embedded this text a moment ago: the encoder remembers its vector.
         (vector,) = await self.encoder.aencode_queries([text])  # type: ignore[attr-defined]
-        if self._added and await self._edit_decides(text, vector):
+        if self._edit and await self._edit_decides(text, np.asarray(vector)):
             return {}
         found = self.head.probabilities(vector)
         return {route: p for route, p in found.items() if route in self._model_of}
 
-    async def _edit_decides(self, text: str, vector: list[float]) -> bool:
-        """Whether the route the vote alone gives this text clears its threshold with an utterance
-        added since the head was fitted among the text's nearest: the head never learned it, and
-        would outvote the edit."""
+    def _unit_vectors(self, texts: list[str]) -> np.ndarray | None:
+        """The texts' vectors as utterances are embedded (so from the embedding cache), unit length."""
+        if not texts:
+            return None
+        embed = (
+            self.encoder.encode_documents if isinstance(self.encoder, AsymmetricDenseMixin) else self.encoder
+        )
+        vectors = np.asarray(embed(texts), dtype=np.float64)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    async def _edit_decides(self, text: str, vector: np.ndarray) -> bool:
+        """Whether the edit touches this text: a removed utterance lies as near to it as its top_k-th
+        nearest utterance now (the head learned that one, and would keep pulling the text where it
+        was taken from), or the route the vote alone gives it clears its threshold with an added
+        utterance among its nearest (the head never learned that one, and would outvote it)."""
+        index: UtteranceIndex = self.router.index  # type: ignore[assignment]
+        nearest = index.nearest(vector, self.config.top_k)
+        if self._removed is not None:
+            kth = nearest[0][2] if len(nearest) == self.config.top_k else -1.0
+            if float(np.max(self._removed @ (vector / (np.linalg.norm(vector) or 1.0)))) >= kth:
+                return True
+        if not self._edit.added:
+            return False
         scores = await self.scores_of(text)
         route = max(scores, key=scores.__getitem__)
-        added = self._added.get(route)
+        added = self._edit.added.get(route)
         if not added or scores[route] < self._threshold_of[route]:
             return False
-        index: UtteranceIndex = self.router.index  # type: ignore[assignment]
-        nearest = index.nearest(np.asarray(vector), self.config.top_k)
-        return any(name == route and utterance in added for name, utterance in nearest)
+        return any(name == route and utterance in added for name, utterance, _ in nearest)
 
     async def adecide(self, messages: Any) -> Decision:
         """Where this conversation's next answer should come from. Never raises on bad input."""

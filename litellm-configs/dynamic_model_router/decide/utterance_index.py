@@ -34,12 +34,16 @@ class UtteranceIndex(LocalIndex):
         scores, rows = self._top(vector, top_k)
         return scores, [self.routes[i] for i in rows]
 
-    def nearest(self, vector: np.ndarray, top_k: int) -> list[tuple[str, str]]:
-        """The route and utterance of each of the top_k stored vectors nearest to `vector`."""
+    def nearest(self, vector: np.ndarray, top_k: int) -> list[tuple[str, str, float]]:
+        """The route, utterance and cosine similarity of each of the top_k stored vectors nearest
+        to `vector`, the nearest last."""
         if self.index is None or self.routes is None or self.utterances is None:
             return []
-        _, rows = self._top(vector, top_k)
-        return [(str(self.routes[i]), str(self.utterances[i])) for i in rows]
+        scores, rows = self._top(vector, top_k)
+        return [
+            (str(self.routes[i]), str(self.utterances[i]), float(s))
+            for s, i in zip(scores, rows, strict=True)
+        ]
 
     def _top(self, vector: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
         index: np.ndarray = self.index  # type: ignore[assignment]
