@@ -19,6 +19,12 @@ PET_NAMING = [
 ]
 
 
+RELOADED = "routes reloaded from"
+# Written for the tests: an urgent message the utterance vote alone sends to the base model, and
+# the class head to `doctor`.
+STROKE = "grandma is slurring her words and one side of her face droops"
+
+
 def routed_model(api: openai.OpenAI, text: str = MEDICAL) -> str | None:
     response = api.chat.completions.with_raw_response.create(
         model="auto", messages=[{"role": "user", "content": text}], max_tokens=2
@@ -35,8 +41,14 @@ def wait_for_route(api, proxy, expected: str, text: str = MEDICAL) -> None:
 @pytest.fixture
 def restore_routes(api, proxy):
     yield proxy.routes_file
+    reloaded = proxy.log.text().count(RELOADED)
     proxy.routes_file.write_text(proxy.routes_text, encoding="utf-8")
-    wait_for_route(api, proxy, "phi2", GENERAL)
+
+    # The proxy is shared by every test of the session: the next one must find the shipped routes.
+    def restored() -> bool:
+        return routed_model(api, GENERAL) == "phi2" and proxy.log.text().count(RELOADED) > reloaded
+
+    until("the shipped routes reloaded", restored, detail=proxy.log.tail)
 
 
 def test_new_utterances_in_the_live_routes_file_move_the_next_request_without_a_restart(
@@ -49,11 +61,34 @@ def test_new_utterances_in_the_live_routes_file_move_the_next_request_without_a_
     dcot["utterances"] += PET_NAMING
     restore_routes.write_text(yaml.safe_dump(routes), encoding="utf-8")
     wait_for_route(api, proxy, "dcot", GENERAL)
-    assert "routes reloaded from" in proxy.log.text()
+    assert RELOADED in proxy.log.text()
     assert '"event": "class_head_partly_off"' in proxy.log.text()[logged:], (
         "the proxy did not say the added utterances decide their messages without the class head"
     )
     assert routed_model(api) == "doctor", "an unrelated question moved with the edit"
+
+
+def test_an_utterance_removed_from_the_live_routes_file_leaves_the_class_head_deciding_the_rest(
+    api, proxy, restore_routes
+):
+    assert routed_model(api, STROKE) == "doctor", "the stroke's signs should start on doctor"
+    logged = len(proxy.log.text())
+    routes = yaml.safe_load(restore_routes.read_text(encoding="utf-8"))
+    [general] = [route for route in routes["routes"] if route["name"] == "general"]
+    general["utterances"] = general["utterances"][1:]
+    restore_routes.write_text(yaml.safe_dump(routes), encoding="utf-8")
+
+    def reloaded() -> bool:
+        routed_model(api, GENERAL)  # the file is checked on requests
+        return RELOADED in proxy.log.text()[logged:]
+
+    until("the edited routes reloaded", reloaded, detail=proxy.log.tail)
+    assert '"event": "class_head_partly_off"' in proxy.log.text()[logged:] and (
+        "removed (routes general)" in proxy.log.text()[logged:]
+    ), "the proxy did not say the removed utterance decides its messages without the class head"
+    assert routed_model(api, STROKE) == "doctor", (
+        "the stroke's signs left doctor after an unrelated removal: the class head was turned off"
+    )
 
 
 def failed_reloads(proxy) -> float:
