@@ -71,6 +71,15 @@ refuses it, when it loads the routes). Call with (dict "index" $i "name" .name "
 {{- end }}
 {{- end }}
 
+{{/* vLLM must keep an idle connection longer than the proxy reuses one (LiteLLM's aiohttp
+keep-alive, AIOHTTP_KEEPALIVE_TIMEOUT, 15 s; a chart test reads it from the installed LiteLLM). */}}
+{{- define "dmr.validate.vllmKeepAlive" -}}
+{{- $seconds := .Values.vllm.keepAliveSeconds }}
+{{- if or (le (float64 $seconds) 15.0) (ne (float64 $seconds) (float64 (int64 $seconds))) }}
+{{- fail (printf "vllm.keepAliveSeconds %v: a whole number above 15, the proxy's own keep-alive; vLLM must not close a connection the proxy may still reuse (a request sent on it fails and the base model answers instead)" $seconds) }}
+{{- end }}
+{{- end }}
+
 {{- define "dmr.validate.router" -}}
 {{- if not (has .Values.router.logLevel (list "DEBUG" "INFO" "WARNING" "ERROR")) }}
 {{- fail (printf "router.logLevel %q: one of DEBUG, INFO, WARNING, ERROR" .Values.router.logLevel) }}

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from dmr_tools.chart import find, render
+import pytest
+from litellm.constants import AIOHTTP_KEEPALIVE_TIMEOUT
+
+from dmr_tools.chart import find, render, render_error
 from dmr_tools.paths import CHART
 
 
@@ -158,3 +161,21 @@ def test_extra_environment_variables_reach_the_vllm_container():
     env = {e["name"]: e.get("value") for e in runtime["spec"]["containers"][0]["env"]}
     assert env["VLLM_LOGGING_LEVEL"] == "DEBUG", env
     assert env["HF_HUB_OFFLINE"] == "1", "the chart's own variables must stay"
+
+
+def test_vllm_keeps_idle_connections_longer_than_the_proxy_reuses_them():
+    objects = render()
+    runtime = find(objects, "ServingRuntime")
+    env = {e["name"]: e.get("value") for e in runtime["spec"]["containers"][0]["env"]}
+    proxy = find(objects, "Deployment", "litellm")["spec"]["template"]["spec"]["containers"][0]
+    assert "AIOHTTP_KEEPALIVE_TIMEOUT" not in {e["name"] for e in proxy["env"]}, "the proxy's pool changed"
+    assert int(env["VLLM_HTTP_TIMEOUT_KEEP_ALIVE"]) > AIOHTTP_KEEPALIVE_TIMEOUT, (
+        f"vLLM closes idle connections after {env['VLLM_HTTP_TIMEOUT_KEEP_ALIVE']} s, while the proxy "
+        f"reuses them for {AIOHTTP_KEEPALIVE_TIMEOUT} s: a request can go out on a closing connection"
+    )
+
+
+@pytest.mark.parametrize("value", ["5", "15", "30.5"])
+def test_a_vllm_keep_alive_the_proxy_could_outlast_fails_the_render(value: str):
+    error = render_error(set_json=(f"vllm.keepAliveSeconds={value}",))
+    assert f"vllm.keepAliveSeconds {value}: a whole number above 15" in error, error

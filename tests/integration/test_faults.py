@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import NamedTuple
+from urllib.parse import urlparse
 
 import httpx
 import pytest
 import yaml
+from litellm.constants import AIOHTTP_KEEPALIVE_TIMEOUT
 
 from dmr_tools.processes import NotReady, until
 from dmr_tools.stack.launcher import stop
@@ -57,6 +60,36 @@ def test_with_vllm_down_the_proxy_answers_503_and_recovers_by_itself_when_vllm_i
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert ask(proxy).status_code == 200, "the proxy did not recover once vLLM was back"
     assert run.running("litellm").pid == proxy_pid, "recovery must not need a proxy restart"
+
+
+def health_on(connection: socket.socket, host: str) -> bytes:
+    """vLLM's answer to GET /health sent on an open connection (b"" once vLLM has closed it)."""
+    connection.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        try:
+            chunk = connection.recv(4096)
+        except ConnectionResetError:
+            return b""
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+def test_vllm_keeps_an_idle_connection_open_longer_than_the_proxy_reuses_one(vllm):
+    # The proxy's pool reuses an idle connection for AIOHTTP_KEEPALIVE_TIMEOUT seconds, the
+    # oldest first; a request sent on a connection vLLM is closing fails before vLLM reads it, and
+    # the base model answers in the adapter's place. vLLM's own default closes it after 5 s.
+    url = urlparse(vllm.api_base)
+    assert url.hostname and url.port
+    with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
+        assert b" 200 " in health_on(connection, url.hostname), "vLLM's /health did not answer"
+        time.sleep(AIOHTTP_KEEPALIVE_TIMEOUT + 1)
+        assert b" 200 " in health_on(connection, url.hostname), (
+            f"vLLM closed a connection idle for {AIOHTTP_KEEPALIVE_TIMEOUT + 1} s, which the proxy "
+            "may still reuse: its next request would fail and be answered by the base model"
+        )
 
 
 def test_a_route_whose_adapter_vllm_does_not_serve_is_answered_by_the_base_model_and_says_so(
