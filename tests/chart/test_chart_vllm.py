@@ -17,6 +17,12 @@ def vllm_args(*values: str) -> list[str]:
     return runtime["spec"]["containers"][0]["args"]
 
 
+def runtime_env(objects: list[dict]) -> dict[str, str | None]:
+    """The vLLM container's environment variables, by name."""
+    runtime = find(objects, "ServingRuntime")
+    return {e["name"]: e.get("value") for e in runtime["spec"]["containers"][0]["env"]}
+
+
 def lora_modules(args: list[str]) -> list[str]:
     return args[args.index("--lora-modules") + 1 :]
 
@@ -154,19 +160,16 @@ def test_vllm_replicas_come_from_values():
 
 
 def test_extra_environment_variables_reach_the_vllm_container():
-    runtime = find(
-        render(sets=("vllm.extraEnv[0].name=VLLM_LOGGING_LEVEL", "vllm.extraEnv[0].value=DEBUG")),
-        "ServingRuntime",
+    env = runtime_env(
+        render(sets=("vllm.extraEnv[0].name=VLLM_LOGGING_LEVEL", "vllm.extraEnv[0].value=DEBUG"))
     )
-    env = {e["name"]: e.get("value") for e in runtime["spec"]["containers"][0]["env"]}
     assert env["VLLM_LOGGING_LEVEL"] == "DEBUG", env
     assert env["HF_HUB_OFFLINE"] == "1", "the chart's own variables must stay"
 
 
 def test_vllm_keeps_idle_connections_longer_than_the_proxy_reuses_them():
     objects = render()
-    runtime = find(objects, "ServingRuntime")
-    env = {e["name"]: e.get("value") for e in runtime["spec"]["containers"][0]["env"]}
+    env = runtime_env(objects)
     proxy = find(objects, "Deployment", "litellm")["spec"]["template"]["spec"]["containers"][0]
     assert "AIOHTTP_KEEPALIVE_TIMEOUT" not in {e["name"] for e in proxy["env"]}, "the proxy's pool changed"
     assert int(env["VLLM_HTTP_TIMEOUT_KEEP_ALIVE"]) > AIOHTTP_KEEPALIVE_TIMEOUT, (

@@ -3,6 +3,9 @@ routing for the next request, without a restart; a broken edit changes nothing."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import openai
 import pytest
 import yaml
@@ -38,6 +41,14 @@ def wait_for_route(api, proxy, expected: str, text: str = MEDICAL) -> None:
     )
 
 
+def edit_utterances(routes_file: Path, route: str, edit: Callable[[list[str]], list[str]]) -> None:
+    """Rewrite one route's utterances in the live routes file, as an operator's edit does."""
+    routes = yaml.safe_load(routes_file.read_text(encoding="utf-8"))
+    [found] = [r for r in routes["routes"] if r["name"] == route]
+    found["utterances"] = edit(found["utterances"])
+    routes_file.write_text(yaml.safe_dump(routes), encoding="utf-8")
+
+
 @pytest.fixture
 def restore_routes(api, proxy):
     yield proxy.routes_file
@@ -56,10 +67,7 @@ def test_new_utterances_in_the_live_routes_file_move_the_next_request_without_a_
 ):
     assert routed_model(api, GENERAL) == "phi2", "the puppy question should start on the base model"
     logged = len(proxy.log.text())
-    routes = yaml.safe_load(restore_routes.read_text(encoding="utf-8"))
-    [dcot] = [route for route in routes["routes"] if route["model"] == "dcot"]
-    dcot["utterances"] += PET_NAMING
-    restore_routes.write_text(yaml.safe_dump(routes), encoding="utf-8")
+    edit_utterances(restore_routes, "dcot", lambda utterances: [*utterances, *PET_NAMING])
     wait_for_route(api, proxy, "dcot", GENERAL)
     assert RELOADED in proxy.log.text()
     assert '"event": "class_head_partly_off"' in proxy.log.text()[logged:], (
@@ -73,10 +81,7 @@ def test_an_utterance_removed_from_the_live_routes_file_leaves_the_class_head_de
 ):
     assert routed_model(api, STROKE) == "doctor", "the stroke's signs should start on doctor"
     logged = len(proxy.log.text())
-    routes = yaml.safe_load(restore_routes.read_text(encoding="utf-8"))
-    [general] = [route for route in routes["routes"] if route["name"] == "general"]
-    general["utterances"] = general["utterances"][1:]
-    restore_routes.write_text(yaml.safe_dump(routes), encoding="utf-8")
+    edit_utterances(restore_routes, "general", lambda utterances: utterances[1:])
 
     def reloaded() -> bool:
         routed_model(api, GENERAL)  # the file is checked on requests

@@ -131,8 +131,11 @@ class RouteDecider:
         was taken from), or the route the vote alone gives it clears its threshold with an added
         utterance among its nearest (the head never learned that one, and would outvote it)."""
         index: UtteranceIndex = self.router.index  # type: ignore[assignment]
-        nearest = index.nearest(vector, self.config.top_k)
+        # The stored utterances are searched only when a check needs them, and once: with added
+        # utterances alone, most messages leave at the cheaper checks below.
+        nearest = None
         if self._removed is not None:
+            nearest = index.nearest(vector, self.config.top_k)
             kth = nearest[0][2] if len(nearest) == self.config.top_k else -1.0
             if float(np.max(self._removed @ (vector / (np.linalg.norm(vector) or 1.0)))) >= kth:
                 return True
@@ -143,6 +146,8 @@ class RouteDecider:
         added = self._edit.added.get(route)
         if not added or scores[route] < self._threshold_of[route]:
             return False
+        if nearest is None:
+            nearest = index.nearest(vector, self.config.top_k)
         return any(name == route and utterance in added for name, utterance, _ in nearest)
 
     async def adecide(self, messages: Any) -> Decision:
